@@ -1,0 +1,12 @@
+//! Domain types shared by authd and the services behind it.
+//!
+//! Everything here is plain data plus pure checks, so a downstream service can depend on
+//! this crate alone and a replica can apply commands deterministically.
+
+pub mod ids;
+pub mod model;
+pub mod scope;
+
+pub use ids::{random_hex, token_digest, RandomError};
+pub use model::{Client, FullName, Profile, Session, Token, TokenKind, User};
+pub use scope::{missing_scopes, Scope, ScopeError};

@@ -1,0 +1,225 @@
+//! `cluster.toml`: typed, strict (`deny_unknown_fields`), validated before anything starts.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use thiserror::Error;
+
+/// Why a configuration was refused; printed as one line, exit code 2.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    /// TOML syntax, unknown key, wrong type.
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    /// Parsed, but inconsistent.
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    /// A secret is missing, unreadable or unsafe.
+    #[error("{0}")]
+    Secret(String),
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Development mode: inline secrets allowed, weak secrets tolerated.
+    #[serde(default)]
+    pub dev: bool,
+    /// Where the secrets come from.
+    #[serde(default)]
+    pub secrets: SecretsConfig,
+    /// Raft timing and snapshot policy.
+    #[serde(default)]
+    pub raft: RaftTuning,
+    /// Session lifetimes.
+    #[serde(default)]
+    pub sessions: SessionsConfig,
+    /// The members.
+    #[serde(default)]
+    pub nodes: Vec<NodeConfig>,
+}
+
+/// `[secrets]`: files (relative to the config) or, in dev mode only, inline values.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// HS256 key for upstream JWTs and the NG cookie.
+    pub jwt_secret_file: Option<PathBuf>,
+    /// Key for the internal transport and operator requests.
+    pub cluster_secret_file: Option<PathBuf>,
+    /// Inline JWT secret, `dev = true` only.
+    pub jwt_secret: Option<String>,
+    /// Inline cluster secret, `dev = true` only.
+    pub cluster_secret: Option<String>,
+}
+
+/// `[raft]`: defaults suit a LAN or loopback cluster with fsync.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RaftTuning {
+    /// Leader heartbeat period.
+    pub heartbeat_ms: u64,
+    /// Election timeout range; keep ≥ 3× the heartbeat.
+    pub election_timeout_min_ms: u64,
+    /// Upper end of the election timeout range.
+    pub election_timeout_max_ms: u64,
+    /// Build a snapshot after this many entries since the last one.
+    pub snapshot_every: u64,
+    /// Entries kept in the log behind a snapshot, for slow followers.
+    pub keep_after_snapshot: u64,
+}
+
+impl Default for RaftTuning {
+    fn default() -> Self {
+        RaftTuning {
+            heartbeat_ms: 100,
+            election_timeout_min_ms: 800,
+            election_timeout_max_ms: 1600,
+            snapshot_every: 20_000,
+            keep_after_snapshot: 1_000,
+        }
+    }
+}
+
+/// `[sessions]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionsConfig {
+    /// Lifetime of a new session (the original's 36000 s default).
+    pub ttl_secs: u64,
+    /// How often the leader proposes dropping expired sessions and tokens.
+    pub expire_every_secs: u64,
+}
+
+impl Default for SessionsConfig {
+    fn default() -> Self {
+        SessionsConfig { ttl_secs: 36_000, expire_every_secs: 60 }
+    }
+}
+
+/// One `[[nodes]]` entry.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Raft node id, > 0, never reused.
+    pub id: u64,
+    /// Public HTTP listener.
+    pub http: SocketAddr,
+    /// Internal listener (Raft, write forwarding).
+    pub raft: SocketAddr,
+    /// Data directory, relative to the working directory.
+    pub data_dir: PathBuf,
+}
+
+/// A validated configuration and where it came from.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The parsed file.
+    pub file: FileConfig,
+    /// Directory of the config file; secret paths are relative to it.
+    pub base_dir: PathBuf,
+}
+
+impl Config {
+    /// Read, parse and validate a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let base_dir = path.parent().map(Path::to_owned).unwrap_or_default();
+        Config::parse(&text, path, base_dir)
+    }
+
+    /// Parse and validate config text (`path` is for messages only).
+    pub fn parse(text: &str, path: &Path, base_dir: PathBuf) -> Result<Config, ConfigError> {
+        let file: FileConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.message().replace('\n', " "),
+        })?;
+        let invalid = |message: String| ConfigError::Invalid { path: path.to_owned(), message };
+        if file.nodes.is_empty() {
+            return Err(invalid("no [[nodes]] defined".into()));
+        }
+        let mut ids = HashSet::new();
+        let mut addrs = HashSet::new();
+        for n in &file.nodes {
+            if n.id == 0 {
+                return Err(invalid("node id 0 is reserved; ids start at 1".into()));
+            }
+            if !ids.insert(n.id) {
+                return Err(invalid(format!("duplicate node id {}", n.id)));
+            }
+            for a in [n.http, n.raft] {
+                if !addrs.insert(a) {
+                    return Err(invalid(format!("address {a} is used twice")));
+                }
+            }
+        }
+        let r = &file.raft;
+        if r.heartbeat_ms == 0 || r.election_timeout_min_ms < 3 * r.heartbeat_ms {
+            return Err(invalid("[raft] election_timeout_min_ms must be at least 3 x heartbeat_ms (> 0)".into()));
+        }
+        if r.election_timeout_max_ms <= r.election_timeout_min_ms {
+            return Err(invalid("[raft] election_timeout_max_ms must exceed election_timeout_min_ms".into()));
+        }
+        if r.snapshot_every == 0 {
+            return Err(invalid("[raft] snapshot_every must be > 0".into()));
+        }
+        if file.sessions.ttl_secs == 0 || file.sessions.expire_every_secs == 0 {
+            return Err(invalid("[sessions] ttl_secs and expire_every_secs must be > 0".into()));
+        }
+        Ok(Config { file, base_dir })
+    }
+
+    /// The entry for node `id`.
+    pub fn node(&self, id: u64) -> Option<&NodeConfig> {
+        self.file.nodes.iter().find(|n| n.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    const GOOD: &str = r#"
+dev = true
+[secrets]
+cluster_secret = "x"
+[[nodes]]
+id = 1
+http = "127.0.0.1:8081"
+raft = "127.0.0.1:9081"
+data_dir = "d1"
+"#;
+
+    fn parse(t: &str) -> Result<Config, ConfigError> {
+        Config::parse(t, Path::new("c.toml"), PathBuf::new())
+    }
+
+    #[test]
+    fn good_config_parses_with_defaults() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.file.raft.heartbeat_ms, 100);
+        assert_eq!(c.node(1).map(|n| n.http.port()), Some(8081));
+    }
+
+    #[test]
+    fn refuses_unknown_keys_duplicates_and_bad_timing() {
+        let unknown = GOOD.replace("dev = true", "dev = true\nbogus = 1");
+        assert!(parse(&unknown).unwrap_err().to_string().contains("bogus"));
+        let dup = format!("{GOOD}\n[[nodes]]\nid = 1\nhttp = \"127.0.0.1:1\"\nraft = \"127.0.0.1:2\"\ndata_dir = \"d\"\n");
+        assert!(parse(&dup).unwrap_err().to_string().contains("duplicate node id 1"));
+        let same_addr = format!("{GOOD}\n[[nodes]]\nid = 2\nhttp = \"127.0.0.1:8081\"\nraft = \"127.0.0.1:2\"\ndata_dir = \"d\"\n");
+        assert!(parse(&same_addr).unwrap_err().to_string().contains("used twice"));
+        let timing = format!("{GOOD}\n[raft]\nheartbeat_ms = 100\nelection_timeout_min_ms = 200\n");
+        assert!(parse(&timing).is_err());
+        assert!(parse("dev = true").unwrap_err().to_string().contains("no [[nodes]]"));
+        assert!(parse("dev = ").is_err());
+    }
+}

@@ -1,0 +1,128 @@
+//! The commands the log carries: decisions, never per-request traffic.
+//!
+//! Every field that influences the outcome (ids, times, hashes) is fixed by the proposer, so
+//! applying the same entry yields the same state on every replica.
+
+use std::collections::BTreeSet;
+
+use authd_auth::{Client, FullName, Profile, Session, Token};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// A user to create; the state machine assigns the id unless `id` is given (legacy import).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewUser {
+    /// Fixed id, or `None` to take the next free one.
+    pub id: Option<u64>,
+    /// Unique login name.
+    pub username: String,
+    /// Unique e-mail (compared case-insensitively).
+    pub email: String,
+    /// Display name.
+    pub name: Option<FullName>,
+    /// Profile.
+    pub profile: Option<Profile>,
+    /// E-mail already verified.
+    pub verified: bool,
+    /// Initial roles.
+    pub roles: BTreeSet<String>,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// Creation time, Unix ms.
+    pub created_ms: u64,
+}
+
+/// One state change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// Register an account.
+    CreateUser(NewUser),
+    /// Replace the password hash (change, reset, lazy upgrade).
+    SetPassword { user_id: u64, password_hash: String },
+    /// Mark the e-mail verified (or not).
+    SetVerified { user_id: u64, verified: bool },
+    /// Replace name and profile.
+    UpdateProfile { user_id: u64, name: Option<FullName>, profile: Option<Profile> },
+    /// Suspend (ends every session and token of the user) or reinstate.
+    SetSuspended { user_id: u64, suspended: bool },
+    /// Create or replace a role's scope set.
+    DefineRole { role: String, scopes: BTreeSet<String> },
+    /// Give a user a role.
+    GrantRole { user_id: u64, role: String },
+    /// Take a role away.
+    RevokeRole { user_id: u64, role: String },
+    /// Give a user an extra scope.
+    GrantScope { user_id: u64, scope: String },
+    /// Take an extra scope away.
+    RevokeScope { user_id: u64, scope: String },
+    /// Start a login session.
+    CreateSession(Session),
+    /// End one session (logout, "end session").
+    EndSession { session_id: String },
+    /// End every session of a user ("log out everywhere"): one command, one entry.
+    EndUserSessions { user_id: u64 },
+    /// Register an API client.
+    CreateClient(Client),
+    /// Remove a client and every token issued to it.
+    RevokeClient { client_id: String },
+    /// Record an issued bearer token.
+    IssueToken(Token),
+    /// Revoke one token by digest.
+    RevokeToken { digest: String },
+    /// Drop sessions and tokens whose end is at or before `now_ms` (leader's clock, in the entry).
+    Expire { now_ms: u64 },
+}
+
+/// What a successful command did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Applied {
+    /// Nothing more to report.
+    Done,
+    /// A user was created with this id.
+    UserId(u64),
+    /// This many sessions or tokens ended.
+    Ended(u64),
+}
+
+/// Why a command changed nothing; every replica reaches the same verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Error)]
+pub enum Rejected {
+    /// No such user.
+    #[error("unknown user")]
+    UnknownUser,
+    /// The user is suspended.
+    #[error("user is suspended")]
+    Suspended,
+    /// Username already registered.
+    #[error("username already taken")]
+    UsernameTaken,
+    /// E-mail already registered.
+    #[error("e-mail already registered")]
+    EmailTaken,
+    /// A fixed user id is already in use.
+    #[error("user id already in use")]
+    UserIdTaken,
+    /// No such role.
+    #[error("unknown role")]
+    UnknownRole,
+    /// Id already present (sessions, clients, tokens).
+    #[error("identifier already in use")]
+    Duplicate,
+    /// No such client.
+    #[error("unknown client")]
+    UnknownClient,
+    /// A field failed validation.
+    #[error("invalid: {0}")]
+    Invalid(String),
+}
+
+/// Outcome of one command.
+pub type Reply = Result<Applied, Rejected>;
+
+/// The payload of one log entry: commands proposed together, applied in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Batch(pub Vec<Command>);
+
+/// One reply per command of the batch, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct BatchReply(pub Vec<Reply>);

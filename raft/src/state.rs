@@ -1,0 +1,376 @@
+//! The replicated domain state and the pure `apply` every replica runs.
+//!
+//! Maps are persistent (`imbl`), so cloning the whole state is O(1): the hot read path gets an
+//! immutable view after each applied batch, and a snapshot is serialized from such a view while
+//! apply carries on.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use authd_auth::{Client, Session, Token, User};
+use imbl::{HashMap, OrdMap, OrdSet};
+use serde::{Deserialize, Serialize};
+
+use crate::command::{Applied, Command, NewUser, Rejected, Reply};
+
+/// Roles every cluster starts with (reference §1.7); `admin` holds the global forms.
+pub fn seeded_roles() -> OrdMap<String, Arc<BTreeSet<String>>> {
+    const GENERAL: [&str; 14] = [
+        "public:read", "profile:update", "profile:read", "submission:create", "submission:update",
+        "submission:read", "submission:delete", "compile:read", "compile:create", "upload:read",
+        "upload:update", "upload:delete", "preview:read", "preview:create",
+    ];
+    const ADMIN_EXTRA: [&str; 9] = [
+        "upload:create_checkpoint", "upload:delete_checkpoint", "upload:read_checkpoints",
+        "upload:restore_checkpoint", "fulltext:read", "fulltext:create", "upload:delete_workspace",
+        "upload:read_logs", "upload:read_service_logs",
+    ];
+    let user: BTreeSet<String> = GENERAL.iter().map(|s| (*s).to_owned()).collect();
+    let mut admin: BTreeSet<String> =
+        GENERAL.iter().chain(ADMIN_EXTRA.iter()).map(|s| format!("{s}:*")).collect();
+    admin.extend(["admin:read:*", "admin:write:*"].map(String::from));
+    let moderator: BTreeSet<String> =
+        user.iter().cloned().chain(["moderation:read", "moderation:update"].map(String::from)).collect();
+    OrdMap::from(vec![
+        ("admin".to_owned(), Arc::new(admin)),
+        ("moderator".to_owned(), Arc::new(moderator)),
+        ("user".to_owned(), Arc::new(user)),
+    ])
+}
+
+/// Everything authd replicates. Cloning is cheap; a clone never sees later changes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    next_user_id: u64,
+    users: HashMap<u64, Arc<User>>,
+    usernames: HashMap<String, u64>,
+    emails: HashMap<String, u64>,
+    roles: OrdMap<String, Arc<BTreeSet<String>>>,
+    sessions: HashMap<String, Arc<Session>>,
+    /// (user id, session id): "every session of a user" is a range scan.
+    user_sessions: OrdSet<(u64, String)>,
+    clients: HashMap<String, Arc<Client>>,
+    tokens: HashMap<String, Arc<Token>>,
+    /// (user id, digest) and (client id, digest): revoke-all without a full scan.
+    user_tokens: OrdSet<(u64, String)>,
+    client_tokens: OrdSet<(String, String)>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            next_user_id: 1,
+            users: HashMap::new(),
+            usernames: HashMap::new(),
+            emails: HashMap::new(),
+            roles: seeded_roles(),
+            sessions: HashMap::new(),
+            user_sessions: OrdSet::new(),
+            clients: HashMap::new(),
+            tokens: HashMap::new(),
+            user_tokens: OrdSet::new(),
+            client_tokens: OrdSet::new(),
+        }
+    }
+}
+
+fn fold(s: &str) -> String {
+    s.trim().to_lowercase()
+}
+
+impl State {
+    /// A user by id.
+    pub fn user(&self, id: u64) -> Option<&Arc<User>> {
+        self.users.get(&id)
+    }
+
+    /// A user by login name or e-mail (case-insensitive), as the login form accepts either.
+    pub fn user_by_login(&self, login: &str) -> Option<&Arc<User>> {
+        let key = fold(login);
+        self.usernames.get(&key).or_else(|| self.emails.get(&key)).and_then(|id| self.users.get(id))
+    }
+
+    /// Number of users, for metrics and tests.
+    pub fn user_count(&self) -> usize {
+        self.users.len()
+    }
+
+    /// A session by id, dead or alive; see [`State::live_session`].
+    pub fn session(&self, id: &str) -> Option<&Arc<Session>> {
+        self.sessions.get(id)
+    }
+
+    /// A session that may be honoured at `now_ms`: not expired, owner present and not suspended.
+    pub fn live_session(&self, id: &str, now_ms: u64) -> Option<(&Arc<Session>, &Arc<User>)> {
+        let s = self.sessions.get(id).filter(|s| s.expires_ms > now_ms)?;
+        let u = self.users.get(&s.user_id).filter(|u| !u.suspended)?;
+        Some((s, u))
+    }
+
+    /// Every session of a user, oldest id order.
+    pub fn sessions_of(&self, user_id: u64) -> Vec<&Arc<Session>> {
+        self.user_sessions
+            .range((user_id, String::new())..)
+            .take_while(|(u, _)| *u == user_id)
+            .filter_map(|(_, id)| self.sessions.get(id))
+            .collect()
+    }
+
+    /// Number of sessions held (live or not yet expired away).
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// A client by id.
+    pub fn client(&self, id: &str) -> Option<&Arc<Client>> {
+        self.clients.get(id)
+    }
+
+    /// A token by digest, if present and unexpired at `now_ms`.
+    pub fn live_token(&self, digest: &str, now_ms: u64) -> Option<&Arc<Token>> {
+        self.tokens.get(digest).filter(|t| t.expires_ms > now_ms)
+    }
+
+    /// The scopes a role grants, if the role exists.
+    pub fn role(&self, name: &str) -> Option<&Arc<BTreeSet<String>>> {
+        self.roles.get(name)
+    }
+
+    /// A user's effective scopes: their roles' scopes plus their own grants.
+    pub fn effective_scopes(&self, user: &User) -> BTreeSet<String> {
+        let mut all = user.scopes.clone();
+        for r in &user.roles {
+            if let Some(s) = self.roles.get(r) {
+                all.extend(s.iter().cloned());
+            }
+        }
+        all
+    }
+
+    /// Apply one command; a rejected command leaves the state untouched.
+    pub fn apply(&mut self, cmd: &Command) -> Reply {
+        match cmd {
+            Command::CreateUser(nu) => self.create_user(nu),
+            Command::SetPassword { user_id, password_hash } => {
+                self.edit_user(*user_id, |u| u.password_hash.clone_from(password_hash))
+            }
+            Command::SetVerified { user_id, verified } => self.edit_user(*user_id, |u| u.verified = *verified),
+            Command::UpdateProfile { user_id, name, profile } => self.edit_user(*user_id, |u| {
+                u.name.clone_from(name);
+                u.profile.clone_from(profile);
+            }),
+            Command::SetSuspended { user_id, suspended } => {
+                self.edit_user(*user_id, |u| u.suspended = *suspended)?;
+                if *suspended {
+                    let ended = self.end_user_sessions(*user_id) + self.end_user_tokens(*user_id);
+                    return Ok(Applied::Ended(ended));
+                }
+                Ok(Applied::Done)
+            }
+            Command::DefineRole { role, scopes } => {
+                if role.is_empty() {
+                    return Err(Rejected::Invalid("empty role name".into()));
+                }
+                self.roles.insert(role.clone(), Arc::new(scopes.clone()));
+                Ok(Applied::Done)
+            }
+            Command::GrantRole { user_id, role } => {
+                if !self.roles.contains_key(role) {
+                    return Err(Rejected::UnknownRole);
+                }
+                self.edit_user(*user_id, |u| {
+                    u.roles.insert(role.clone());
+                })
+            }
+            Command::RevokeRole { user_id, role } => self.edit_user(*user_id, |u| {
+                u.roles.remove(role);
+            }),
+            Command::GrantScope { user_id, scope } => {
+                if scope.parse::<authd_auth::Scope>().is_err() {
+                    return Err(Rejected::Invalid(format!("scope {scope:?}")));
+                }
+                self.edit_user(*user_id, |u| {
+                    u.scopes.insert(scope.clone());
+                })
+            }
+            Command::RevokeScope { user_id, scope } => self.edit_user(*user_id, |u| {
+                u.scopes.remove(scope);
+            }),
+            Command::CreateSession(s) => self.create_session(s),
+            Command::EndSession { session_id } => Ok(Applied::Ended(u64::from(self.end_session(session_id)))),
+            Command::EndUserSessions { user_id } => Ok(Applied::Ended(self.end_user_sessions(*user_id))),
+            Command::CreateClient(c) => {
+                if self.clients.contains_key(&c.id) {
+                    return Err(Rejected::Duplicate);
+                }
+                if !self.users.contains_key(&c.owner_id) {
+                    return Err(Rejected::UnknownUser);
+                }
+                self.clients.insert(c.id.clone(), Arc::new(c.clone()));
+                Ok(Applied::Done)
+            }
+            Command::RevokeClient { client_id } => {
+                if self.clients.remove(client_id).is_none() {
+                    return Err(Rejected::UnknownClient);
+                }
+                Ok(Applied::Ended(self.end_client_tokens(client_id)))
+            }
+            Command::IssueToken(t) => self.issue_token(t),
+            Command::RevokeToken { digest } => Ok(Applied::Ended(u64::from(self.remove_token(digest)))),
+            Command::Expire { now_ms } => Ok(Applied::Ended(self.expire(*now_ms))),
+        }
+    }
+
+    fn create_user(&mut self, nu: &NewUser) -> Reply {
+        let username = fold(&nu.username);
+        let email = fold(&nu.email);
+        if username.is_empty() || email.is_empty() {
+            return Err(Rejected::Invalid("username and e-mail are required".into()));
+        }
+        if self.usernames.contains_key(&username) || self.emails.contains_key(&username) {
+            return Err(Rejected::UsernameTaken);
+        }
+        if self.emails.contains_key(&email) || self.usernames.contains_key(&email) {
+            return Err(Rejected::EmailTaken);
+        }
+        if let Some(r) = nu.roles.iter().find(|r| !self.roles.contains_key(*r)) {
+            return Err(Rejected::Invalid(format!("unknown role {r:?}")));
+        }
+        let id = match nu.id {
+            Some(id) if self.users.contains_key(&id) || id == 0 => return Err(Rejected::UserIdTaken),
+            Some(id) => id,
+            None => self.next_user_id,
+        };
+        self.next_user_id = self.next_user_id.max(id.saturating_add(1));
+        let user = User {
+            id,
+            username: nu.username.trim().to_owned(),
+            email: email.clone(),
+            name: nu.name.clone(),
+            profile: nu.profile.clone(),
+            verified: nu.verified,
+            suspended: false,
+            roles: nu.roles.clone(),
+            scopes: BTreeSet::new(),
+            password_hash: nu.password_hash.clone(),
+            created_ms: nu.created_ms,
+        };
+        self.usernames.insert(username, id);
+        self.emails.insert(email, id);
+        self.users.insert(id, Arc::new(user));
+        Ok(Applied::UserId(id))
+    }
+
+    fn edit_user(&mut self, id: u64, f: impl FnOnce(&mut User)) -> Reply {
+        let u = self.users.get_mut(&id).ok_or(Rejected::UnknownUser)?;
+        f(Arc::make_mut(u));
+        Ok(Applied::Done)
+    }
+
+    fn create_session(&mut self, s: &Session) -> Reply {
+        match self.users.get(&s.user_id) {
+            None => return Err(Rejected::UnknownUser),
+            Some(u) if u.suspended => return Err(Rejected::Suspended),
+            Some(_) => {}
+        }
+        if s.id.is_empty() || self.sessions.contains_key(&s.id) {
+            return Err(Rejected::Duplicate);
+        }
+        self.user_sessions.insert((s.user_id, s.id.clone()));
+        self.sessions.insert(s.id.clone(), Arc::new(s.clone()));
+        Ok(Applied::Done)
+    }
+
+    fn end_session(&mut self, id: &str) -> bool {
+        match self.sessions.remove(id) {
+            Some(s) => {
+                self.user_sessions.remove(&(s.user_id, s.id.clone()));
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn end_user_sessions(&mut self, user_id: u64) -> u64 {
+        let ids: Vec<String> = self
+            .user_sessions
+            .range((user_id, String::new())..)
+            .take_while(|(u, _)| *u == user_id)
+            .map(|(_, id)| id.clone())
+            .collect();
+        ids.iter().map(|id| u64::from(self.end_session(id))).sum()
+    }
+
+    fn issue_token(&mut self, t: &Token) -> Reply {
+        if t.digest.is_empty() || self.tokens.contains_key(&t.digest) {
+            return Err(Rejected::Duplicate);
+        }
+        if let Some(uid) = t.user_id {
+            match self.users.get(&uid) {
+                None => return Err(Rejected::UnknownUser),
+                Some(u) if u.suspended => return Err(Rejected::Suspended),
+                Some(_) => {}
+            }
+        }
+        if t.client_id.as_ref().is_some_and(|c| !self.clients.contains_key(c)) {
+            return Err(Rejected::UnknownClient);
+        }
+        if let Some(uid) = t.user_id {
+            self.user_tokens.insert((uid, t.digest.clone()));
+        }
+        if let Some(cid) = &t.client_id {
+            self.client_tokens.insert((cid.clone(), t.digest.clone()));
+        }
+        self.tokens.insert(t.digest.clone(), Arc::new(t.clone()));
+        Ok(Applied::Done)
+    }
+
+    fn remove_token(&mut self, digest: &str) -> bool {
+        match self.tokens.remove(digest) {
+            Some(t) => {
+                if let Some(uid) = t.user_id {
+                    self.user_tokens.remove(&(uid, t.digest.clone()));
+                }
+                if let Some(cid) = &t.client_id {
+                    self.client_tokens.remove(&(cid.clone(), t.digest.clone()));
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn end_user_tokens(&mut self, user_id: u64) -> u64 {
+        let ds: Vec<String> = self
+            .user_tokens
+            .range((user_id, String::new())..)
+            .take_while(|(u, _)| *u == user_id)
+            .map(|(_, d)| d.clone())
+            .collect();
+        ds.iter().map(|d| u64::from(self.remove_token(d))).sum()
+    }
+
+    fn end_client_tokens(&mut self, client_id: &str) -> u64 {
+        let ds: Vec<String> = self
+            .client_tokens
+            .range((client_id.to_owned(), String::new())..)
+            .take_while(|(c, _)| c == client_id)
+            .map(|(_, d)| d.clone())
+            .collect();
+        ds.iter().map(|d| u64::from(self.remove_token(d))).sum()
+    }
+
+    fn expire(&mut self, now_ms: u64) -> u64 {
+        let dead_s: Vec<String> =
+            self.sessions.values().filter(|s| s.expires_ms <= now_ms).map(|s| s.id.clone()).collect();
+        let dead_t: Vec<String> =
+            self.tokens.values().filter(|t| t.expires_ms <= now_ms).map(|t| t.digest.clone()).collect();
+        let s: u64 = dead_s.iter().map(|id| u64::from(self.end_session(id))).sum();
+        let t: u64 = dead_t.iter().map(|d| u64::from(self.remove_token(d))).sum();
+        s + t
+    }
+}
+
+#[cfg(test)]
+#[path = "state_tests.rs"]
+mod tests;

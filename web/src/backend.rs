@@ -1,0 +1,150 @@
+//! The handle the web layer uses to reach the node: reads from local replicated state,
+//! writes through the actors (and so through Raft).
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Why a backend call failed; each maps to one HTTP status.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum BackendError {
+    /// The request is malformed or fails validation (400).
+    #[error("{0}")]
+    Invalid(String),
+    /// It clashes with existing state (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// The target does not exist (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The cluster cannot take the write right now, e.g. no quorum (503).
+    #[error("{0}")]
+    Unavailable(String),
+    /// A fault on our side (500); never used for client mistakes.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// One member of the Raft configuration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MemberView {
+    /// Node id.
+    pub id: u64,
+    /// Internal listener.
+    pub raft: String,
+    /// Public HTTP listener.
+    pub http: String,
+}
+
+/// `GET /api/v1/cluster`: what an operator needs to see the cluster's health at a glance.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ClusterStatus {
+    /// This node.
+    pub node_id: u64,
+    /// `leader`, `follower`, `candidate`, `learner` or `shutdown`.
+    pub role: String,
+    /// The leader this node knows of.
+    pub leader_id: Option<u64>,
+    /// Current term.
+    pub term: u64,
+    /// Last applied log index.
+    pub last_applied: Option<u64>,
+    /// Last index in this node's log.
+    pub last_log_index: Option<u64>,
+    /// Highest index this node knows to be committed.
+    pub committed: Option<u64>,
+    /// Index covered by the current snapshot.
+    pub snapshot_index: Option<u64>,
+    /// Log purged up to this index.
+    pub purged_index: Option<u64>,
+    /// Voters and learners.
+    pub members: Vec<MemberView>,
+}
+
+/// A user as the API shows it: never the password hash.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UserView {
+    /// Numeric id.
+    pub id: u64,
+    /// Login name.
+    pub username: String,
+    /// E-mail.
+    pub email: String,
+    /// Role names.
+    pub roles: Vec<String>,
+    /// Extra scopes granted to the user.
+    pub scopes: Vec<String>,
+    /// Suspended accounts cannot log in.
+    pub suspended: bool,
+    /// E-mail verified.
+    pub verified: bool,
+}
+
+/// `POST /api/v1/users`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserRequest {
+    /// 1-64 characters of `[A-Za-z0-9_.-]`.
+    pub username: String,
+    /// An e-mail address.
+    pub email: String,
+    /// Plain password; hashed with Argon2id before it goes anywhere.
+    pub password: String,
+    /// Grant the `admin` role.
+    #[serde(default)]
+    pub admin: bool,
+}
+
+/// `POST /api/v1/sessions`: an operator-made session (tests, benchmarks, support).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSession {
+    /// Owner.
+    pub user_id: u64,
+    /// Lifetime; the server's default when absent.
+    pub ttl_secs: Option<u64>,
+    /// Client address to record.
+    pub ip: Option<String>,
+    /// User agent to record.
+    pub user_agent: Option<String>,
+}
+
+/// A session as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SessionView {
+    /// Session id.
+    pub session_id: String,
+    /// Owner.
+    pub user_id: u64,
+    /// Start, Unix ms.
+    pub created_ms: u64,
+    /// End, Unix ms.
+    pub expires_ms: u64,
+    /// Address at login.
+    pub ip: Option<String>,
+    /// Browser at login.
+    pub user_agent: Option<String>,
+}
+
+/// What the web layer needs from a node.
+pub trait Backend: Clone + Send + Sync + 'static {
+    /// Raft role, term, indexes and members of this node.
+    fn cluster_status(&self) -> ClusterStatus;
+    /// `Ok` when this node knows a leader and has applied what it knows to be committed.
+    fn readiness(&self) -> Result<(), String>;
+    /// Prometheus text exposition.
+    fn metrics_text(&self) -> String;
+    /// The cluster secret, to check operator (CLI) request signatures.
+    fn cluster_secret(&self) -> &[u8];
+    /// Create a user (hashes the password off the async runtime).
+    fn add_user(&self, req: NewUserRequest) -> impl Future<Output = Result<UserView, BackendError>> + Send;
+    /// A user by id or username, from this node's replicated state.
+    fn user(&self, key: &str) -> Option<UserView>;
+    /// Start a session for a user.
+    fn create_session(&self, req: NewSession) -> impl Future<Output = Result<SessionView, BackendError>> + Send;
+    /// A live session by id, from this node's replicated state.
+    fn session(&self, id: &str) -> Option<SessionView>;
+    /// End a session; returns how many ended (0 if it was already gone).
+    fn end_session(&self, id: &str) -> impl Future<Output = Result<u64, BackendError>> + Send;
+}

@@ -1,0 +1,91 @@
+//! Operator endpoints (CLI, tests, benchmarks), authenticated by a cluster-secret signature.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::backend::{Backend, NewSession, NewUserRequest};
+use crate::cli_auth;
+use crate::error::ApiError;
+
+/// Largest operator request body we read.
+const MAX_BODY: usize = 1 << 20;
+
+/// A request whose signature checked out; `T` is its JSON body (`()` for none).
+pub struct Signed<T>(pub T);
+
+impl<B: Backend, T: DeserializeOwned + Send> FromRequest<B> for Signed<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, backend: &B) -> Result<Self, Self::Rejection> {
+        let method = req.method().as_str().to_owned();
+        let path = req.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
+        let header = req.headers().get(cli_auth::HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let body = axum::body::to_bytes(req.into_body(), MAX_BODY)
+            .await
+            .map_err(|_| ApiError::bad_request("request body too large or unreadable"))?;
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
+        cli_auth::verify(backend.cluster_secret(), header.as_deref(), &method, &path, &body, now).map_err(|e| {
+            tracing::warn!(%method, %path, reason = %e, "refused operator request");
+            ApiError::unauthorized(e.to_string())
+        })?;
+        parse_json(&body).map(Signed)
+    }
+}
+
+fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    let body: &[u8] = if body.is_empty() { b"null" } else { body };
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+}
+
+/// `POST /api/v1/users`
+pub async fn add_user<B: Backend>(
+    State(b): State<B>,
+    Signed(req): Signed<NewUserRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let user = b.add_user(req).await?;
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+/// `GET /api/v1/users/{id or username}`
+pub async fn get_user<B: Backend>(
+    State(b): State<B>,
+    Path(key): Path<String>,
+    Signed(()): Signed<()>,
+) -> Result<impl IntoResponse, ApiError> {
+    b.user(&key).map(Json).ok_or_else(|| ApiError::not_found("no such user"))
+}
+
+/// `POST /api/v1/sessions`
+pub async fn create_session<B: Backend>(
+    State(b): State<B>,
+    Signed(req): Signed<NewSession>,
+) -> Result<impl IntoResponse, ApiError> {
+    let s = b.create_session(req).await?;
+    Ok((StatusCode::CREATED, Json(s)))
+}
+
+/// `GET /api/v1/sessions/{id}`
+pub async fn get_session<B: Backend>(
+    State(b): State<B>,
+    Path(id): Path<String>,
+    Signed(()): Signed<()>,
+) -> Result<impl IntoResponse, ApiError> {
+    b.session(&id).map(Json).ok_or_else(|| ApiError::not_found("no such session"))
+}
+
+/// `DELETE /api/v1/sessions/{id}`
+pub async fn end_session<B: Backend>(
+    State(b): State<B>,
+    Path(id): Path<String>,
+    Signed(()): Signed<()>,
+) -> Result<impl IntoResponse, ApiError> {
+    let ended = b.end_session(&id).await?;
+    Ok(Json(json!({ "ended": ended })))
+}

@@ -1,0 +1,45 @@
+//! The router: health, readiness, cluster status, metrics and the operator API.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use serde_json::json;
+
+use crate::backend::Backend;
+use crate::operator;
+
+/// Every public route of a node, bound to its backend.
+pub fn router<B: Backend>(backend: B) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz::<B>))
+        .route("/metrics", get(metrics::<B>))
+        .route("/api/v1/cluster", get(cluster::<B>))
+        .route("/api/v1/users", post(operator::add_user::<B>))
+        .route("/api/v1/users/{key}", get(operator::get_user::<B>))
+        .route("/api/v1/sessions", post(operator::create_session::<B>))
+        .route("/api/v1/sessions/{id}", get(operator::get_session::<B>).delete(operator::end_session::<B>))
+        .with_state(backend)
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz<B: Backend>(State(b): State<B>) -> impl IntoResponse {
+    match b.readiness() {
+        Ok(()) => (StatusCode::OK, Json(json!({"ready": true}))),
+        Err(reason) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"ready": false, "reason": reason}))),
+    }
+}
+
+async fn cluster<B: Backend>(State(b): State<B>) -> impl IntoResponse {
+    Json(b.cluster_status())
+}
+
+async fn metrics<B: Backend>(State(b): State<B>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], b.metrics_text())
+}
