@@ -1,1 +1,113 @@
-fn main() {}
+//! The `authd` binary: `serve` runs a node; the other subcommands operate a live cluster.
+
+mod actors;
+mod backend;
+mod cli;
+mod config;
+mod operator;
+mod passwords;
+mod proposer;
+mod secrets;
+mod server;
+mod telemetry;
+mod views;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, ClusterCmd, Cmd, Target, UserCmd};
+use crate::config::{Config, ConfigError, NodeConfig, RaftTuning, SessionsConfig};
+use crate::operator::{Endpoint, QUICKSTART_DIR, QUICKSTART_HTTP, QUICKSTART_RAFT};
+use crate::server::ServeSpec;
+
+/// Exit code for configuration errors (bad file, missing secret).
+const EXIT_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init_logs();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("authd: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Cmd::Serve(target) => match serve_spec(&target) {
+            Ok(spec) => server::serve(spec).await.map(|()| None),
+            Err(e) => return config_error(&e),
+        },
+        Cmd::User { op: UserCmd::Add { target, username, email, admin, password_stdin: _ } } => {
+            match Endpoint::resolve(&target) {
+                Ok(ep) => operator::user_add(&ep, &username, &email, admin).await.map(Some),
+                Err(e) => return config_error(&e),
+            }
+        }
+        Cmd::Cluster { op: ClusterCmd::Status { target } } => match Endpoint::resolve(&target) {
+            Ok(ep) => operator::cluster_status(&ep).await.map(Some),
+            Err(e) => return config_error(&e),
+        },
+    };
+    match result {
+        Ok(Some(json)) => {
+            println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Ok(None) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("authd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn config_error(e: &ConfigError) -> ExitCode {
+    eprintln!("authd: configuration error: {e}");
+    ExitCode::from(EXIT_CONFIG)
+}
+
+fn serve_spec(t: &Target) -> Result<ServeSpec, ConfigError> {
+    match &t.config {
+        None => {
+            let secrets = secrets::load_or_create_dev(Path::new(QUICKSTART_DIR))?;
+            tracing::warn!("quick start: single dev node, data in ./{QUICKSTART_DIR}, secrets generated there");
+            let parse = |a: &str| a.parse().map_err(|e| ConfigError::Secret(format!("{a}: {e}")));
+            Ok(ServeSpec {
+                node_id: 1,
+                nodes: vec![NodeConfig {
+                    id: 1,
+                    http: parse(QUICKSTART_HTTP)?,
+                    raft: parse(QUICKSTART_RAFT)?,
+                    data_dir: QUICKSTART_DIR.into(),
+                }],
+                raft: RaftTuning::default(),
+                sessions: SessionsConfig::default(),
+                secrets,
+            })
+        }
+        Some(path) => {
+            let cfg = Config::load(path)?;
+            let Some(id) = t.node else {
+                return Err(ConfigError::Invalid { path: path.clone(), message: "--node N is required with --config".into() });
+            };
+            if cfg.node(id).is_none() {
+                return Err(ConfigError::Invalid { path: path.clone(), message: format!("node {id} is not in the configuration") });
+            }
+            let secrets = secrets::load(&cfg)?;
+            Ok(ServeSpec {
+                node_id: id,
+                nodes: cfg.file.nodes.clone(),
+                raft: cfg.file.raft.clone(),
+                sessions: cfg.file.sessions.clone(),
+                secrets,
+            })
+        }
+    }
+}

@@ -85,7 +85,7 @@ pub fn load(cfg: &Config) -> Result<Secrets, ConfigError> {
 pub fn load_or_create_dev(dir: &Path) -> Result<Secrets, ConfigError> {
     let err = |e: std::io::Error| ConfigError::Secret(format!("dev secrets in {}: {e}", dir.display()));
     std::fs::create_dir_all(dir).map_err(err)?;
-    let mut get = |name: &str| -> Result<Vec<u8>, ConfigError> {
+    let get = |name: &str| -> Result<Vec<u8>, ConfigError> {
         let path = dir.join(name);
         match std::fs::read(&path) {
             Ok(v) if !v.is_empty() => Ok(trim_newline(v)),

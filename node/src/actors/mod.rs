@@ -1,0 +1,61 @@
+//! The per-node actors that own the write path: validate, propose through Raft, answer after
+//! apply. Reads never pass through them. A supervisor restarts any actor that dies.
+//!
+//! An actor's `handle` only validates and hands the awaiting to a task, so one slow write
+//! (a password hash, a leader change) never holds up the mailbox; the proposer batches the
+//! commands that pile up meanwhile.
+
+pub mod sessions;
+pub mod supervisor;
+pub mod users;
+
+use std::sync::Arc;
+
+use authd_raft::sm_store::StateReader;
+use authd_raft::{Reply, Rejected};
+use authd_web::BackendError;
+
+use crate::passwords::Hasher;
+use crate::proposer::{ProposeError, Proposer};
+
+/// What every actor needs; cloned into each (re)start.
+#[derive(Clone)]
+pub struct Deps {
+    /// The write path into Raft.
+    pub proposer: Proposer,
+    /// Local replicated state, for validation.
+    pub reader: StateReader,
+    /// Argon2id pool.
+    pub hasher: Hasher,
+    /// Default session lifetime.
+    pub session_ttl_secs: u64,
+}
+
+/// Shared so the backend can find the current incarnation of each actor.
+pub type Slots = Arc<supervisor::ActorSlots>;
+
+/// Map a proposal's outcome to the web layer's error.
+pub fn map_outcome(r: Result<Reply, ProposeError>) -> Result<authd_raft::Applied, BackendError> {
+    match r {
+        Ok(Ok(a)) => Ok(a),
+        Ok(Err(rej)) => Err(match rej {
+            Rejected::UnknownUser | Rejected::UnknownClient | Rejected::UnknownRole => {
+                BackendError::NotFound(rej.to_string())
+            }
+            Rejected::Invalid(_) | Rejected::Suspended => BackendError::Invalid(rej.to_string()),
+            Rejected::UsernameTaken | Rejected::EmailTaken | Rejected::UserIdTaken | Rejected::Duplicate => {
+                BackendError::Conflict(rej.to_string())
+            }
+        }),
+        Err(e @ ProposeError::NoLeader(_)) => Err(BackendError::Unavailable(e.to_string())),
+        Err(e) => Err(BackendError::Unavailable(e.to_string())),
+    }
+}
+
+/// Unix time in milliseconds; the proposer stamps it into commands so replicas agree.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or_default()
+}

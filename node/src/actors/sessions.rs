@@ -1,0 +1,89 @@
+//! The sessions actor: start and end sessions.
+
+use authd_auth::Session;
+use authd_raft::{Applied, Command};
+use authd_web::{BackendError, NewSession, SessionView};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+
+use super::{Deps, map_outcome, now_ms};
+use crate::views::session_view;
+
+/// Requests the sessions actor takes.
+pub enum SessionsMsg {
+    /// Start a session.
+    Create(NewSession, RpcReplyPort<Result<SessionView, BackendError>>),
+    /// End one session.
+    End(String, RpcReplyPort<Result<u64, BackendError>>),
+    /// End every session of a user.
+    EndAllOf(u64, RpcReplyPort<Result<u64, BackendError>>),
+}
+
+/// Stateless: all state is replicated.
+pub struct SessionsActor;
+
+/// Longest session an operator may create (30 days).
+const MAX_TTL_SECS: u64 = 30 * 24 * 3600;
+
+impl Actor for SessionsActor {
+    type Msg = SessionsMsg;
+    type State = Deps;
+    type Arguments = Deps;
+
+    async fn pre_start(&self, _me: ActorRef<Self::Msg>, deps: Deps) -> Result<Deps, ActorProcessingErr> {
+        Ok(deps)
+    }
+
+    async fn handle(&self, _me: ActorRef<Self::Msg>, msg: SessionsMsg, deps: &mut Deps) -> Result<(), ActorProcessingErr> {
+        let deps = deps.clone();
+        match msg {
+            SessionsMsg::Create(req, reply) => {
+                let ttl = req.ttl_secs.unwrap_or(deps.session_ttl_secs);
+                if ttl == 0 || ttl > MAX_TTL_SECS {
+                    let _ = reply.send(Err(BackendError::Invalid(format!("ttl_secs must be 1..={MAX_TTL_SECS}"))));
+                    return Ok(());
+                }
+                tokio::spawn(async move {
+                    let _ = reply.send(create(&deps, req, ttl).await);
+                });
+            }
+            SessionsMsg::End(id, reply) => {
+                tokio::spawn(async move {
+                    let r = map_outcome(deps.proposer.propose(Command::EndSession { session_id: id }).await);
+                    let _ = reply.send(r.map(ended));
+                });
+            }
+            SessionsMsg::EndAllOf(user_id, reply) => {
+                tokio::spawn(async move {
+                    let r = map_outcome(deps.proposer.propose(Command::EndUserSessions { user_id }).await);
+                    let _ = reply.send(r.map(ended));
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn ended(a: Applied) -> u64 {
+    match a {
+        Applied::Ended(n) => n,
+        _ => 0,
+    }
+}
+
+async fn create(deps: &Deps, req: NewSession, ttl_secs: u64) -> Result<SessionView, BackendError> {
+    let id = authd_auth::random_hex(16).map_err(|e| BackendError::Internal(e.to_string()))?;
+    let nonce = authd_auth::random_hex(16).map_err(|e| BackendError::Internal(e.to_string()))?;
+    let created_ms = now_ms();
+    let session = Session {
+        id,
+        user_id: req.user_id,
+        nonce,
+        created_ms,
+        expires_ms: created_ms.saturating_add(ttl_secs.saturating_mul(1000)),
+        ip: req.ip,
+        user_agent: req.user_agent,
+    };
+    let view = session_view(&session);
+    map_outcome(deps.proposer.propose(Command::CreateSession(session)).await)?;
+    Ok(view)
+}

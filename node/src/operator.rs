@@ -1,0 +1,102 @@
+//! The operator CLI's side: signed requests to a live node (never the data files).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, anyhow, bail};
+use serde_json::{Value, json};
+
+use crate::cli::Target;
+use crate::config::Config;
+use crate::secrets;
+
+/// HTTP base URLs to try, in order, and the secret to sign with.
+pub struct Endpoint {
+    urls: Vec<String>,
+    secret: Vec<u8>,
+}
+
+/// The quick-start node (`authd serve` with no arguments).
+pub const QUICKSTART_HTTP: &str = "127.0.0.1:8080";
+/// Its raft listener.
+pub const QUICKSTART_RAFT: &str = "127.0.0.1:8090";
+/// Its data directory.
+pub const QUICKSTART_DIR: &str = "authd-data";
+
+impl Endpoint {
+    /// Resolve `--config`/`--node` (config errors are returned as [`crate::config::ConfigError`]).
+    pub fn resolve(t: &Target) -> Result<Endpoint, crate::config::ConfigError> {
+        match &t.config {
+            None => {
+                let s = secrets::load_or_create_dev(Path::new(QUICKSTART_DIR))?;
+                Ok(Endpoint { urls: vec![format!("http://{QUICKSTART_HTTP}")], secret: s.cluster })
+            }
+            Some(path) => {
+                let cfg = Config::load(path)?;
+                let s = secrets::load(&cfg)?;
+                let urls = cfg
+                    .file
+                    .nodes
+                    .iter()
+                    .filter(|n| t.node.is_none_or(|id| id == n.id))
+                    .map(|n| format!("http://{}", n.http))
+                    .collect::<Vec<_>>();
+                if urls.is_empty() {
+                    return Err(crate::config::ConfigError::Invalid {
+                        path: PathBuf::from(path),
+                        message: format!("node {:?} is not in the configuration", t.node),
+                    });
+                }
+                Ok(Endpoint { urls, secret: s.cluster })
+            }
+        }
+    }
+
+    /// Send a signed request to the first node that answers; return its JSON body.
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
+        let bytes = body.map(|b| serde_json::to_vec(&b)).transpose()?.unwrap_or_default();
+        let mut last_err = anyhow!("no node configured");
+        for base in &self.urls {
+            let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+            let sig = authd_web::cli_auth::sign(&self.secret, method.as_str(), path, &bytes, now);
+            let req = client
+                .request(method.clone(), format!("{base}{path}"))
+                .header(authd_web::cli_auth::HEADER, sig)
+                .header("content-type", "application/json")
+                .body(bytes.clone());
+            match req.send().await {
+                Ok(resp) => {
+                    let status = resp.status();
+                    let text = resp.text().await.unwrap_or_default();
+                    let value: Value = serde_json::from_str(&text).unwrap_or(json!({ "body": text }));
+                    if !status.is_success() {
+                        let reason = value.get("reason").and_then(Value::as_str).unwrap_or("request failed");
+                        bail!("{base}: {status}: {reason}");
+                    }
+                    return Ok(value);
+                }
+                Err(e) => last_err = anyhow!("{base}: {e}"),
+            }
+        }
+        Err(last_err)
+    }
+}
+
+/// `authd user add`
+pub async fn user_add(ep: &Endpoint, username: &str, email: &str, admin: bool) -> anyhow::Result<Value> {
+    let mut password = String::new();
+    std::io::stdin().read_to_string(&mut password).context("reading the password from standard input")?;
+    let password = password.strip_suffix('\n').map(|p| p.strip_suffix('\r').unwrap_or(p)).unwrap_or(&password);
+    if password.is_empty() {
+        bail!("empty password on standard input");
+    }
+    let body = json!({ "username": username, "email": email, "password": password, "admin": admin });
+    ep.call(reqwest::Method::POST, "/api/v1/users", Some(body)).await
+}
+
+/// `authd cluster status`
+pub async fn cluster_status(ep: &Endpoint) -> anyhow::Result<Value> {
+    ep.call(reqwest::Method::GET, "/api/v1/cluster", None).await
+}

@@ -1,0 +1,196 @@
+//! The write path's last step: batch commands, propose them to Raft, answer after apply.
+//!
+//! Commands that arrive while earlier proposals are in flight are packed into one log entry
+//! (no timer, so an idle cluster adds no delay). On a follower the batch is forwarded to the
+//! leader over the internal transport, then the follower waits until it has applied the entry
+//! itself, so a client that writes through a node and reads from it sees its write.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use authd_raft::network::{ForwardOk, Network, Rpc, RpcReply, TransportError};
+use authd_raft::sm_store::StateReader;
+use authd_raft::{Batch, Command, Raft, Reply};
+use openraft::error::{ClientWriteError, RaftError};
+use thiserror::Error;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+/// Most commands packed into one entry.
+const MAX_BATCH: usize = 512;
+/// Proposals in flight at once; more waiting commands make the next batch bigger instead.
+const MAX_IN_FLIGHT: usize = 8;
+/// How long a write may wait for a leader before the caller hears "unavailable".
+const WRITE_DEADLINE: Duration = Duration::from_secs(10);
+/// One forwarded RPC's timeout.
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a write was not applied; `Unknown` means it may or may not have committed.
+#[derive(Debug, Error, Clone)]
+pub enum ProposeError {
+    /// No leader could take the write before the deadline: nothing was committed.
+    #[error("no leader available: {0}")]
+    NoLeader(String),
+    /// The request reached the leader but its outcome was lost (timeout, connection cut).
+    #[error("write outcome unknown: {0}")]
+    Unknown(String),
+    /// The node is shutting down or Raft stopped.
+    #[error("raft stopped: {0}")]
+    Fatal(String),
+}
+
+struct Pending {
+    cmd: Command,
+    reply: oneshot::Sender<Result<Reply, ProposeError>>,
+}
+
+/// Cheap handle to the node's proposer task.
+#[derive(Clone)]
+pub struct Proposer {
+    tx: mpsc::Sender<Pending>,
+}
+
+/// What the proposer needs to reach Raft and the leader.
+#[derive(Clone)]
+pub struct Ctx {
+    /// This node's Raft.
+    pub raft: Raft,
+    /// Peer connections (shared with Raft replication).
+    pub network: Network,
+    /// For waiting on local apply after a forwarded write.
+    pub reader: StateReader,
+}
+
+impl Proposer {
+    /// Start the proposer task.
+    pub fn start(ctx: Ctx) -> Proposer {
+        let (tx, rx) = mpsc::channel(64 * 1024);
+        tokio::spawn(run(ctx, rx));
+        Proposer { tx }
+    }
+
+    /// Propose one command and wait until it is applied (on this node too).
+    pub async fn propose(&self, cmd: Command) -> Result<Reply, ProposeError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Pending { cmd, reply }).await.map_err(|_| ProposeError::Fatal("proposer stopped".into()))?;
+        rx.await.map_err(|_| ProposeError::Fatal("proposer dropped the request".into()))?
+    }
+}
+
+async fn run(ctx: Ctx, mut rx: mpsc::Receiver<Pending>) {
+    let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    while let Some(first) = rx.recv().await {
+        let Ok(permit) = slots.clone().acquire_owned().await else { break };
+        let mut pending = vec![first];
+        while pending.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(p) => pending.push(p),
+                Err(_) => break,
+            }
+        }
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let (cmds, replies): (Vec<_>, Vec<_>) = pending.into_iter().map(|p| (p.cmd, p.reply)).unzip();
+            metrics::histogram!("authd_proposal_batch_commands").record(cmds.len() as f64);
+            let start = Instant::now();
+            let outcome = submit(&ctx, Batch(cmds)).await;
+            metrics::histogram!("authd_propose_seconds").record(start.elapsed().as_secs_f64());
+            match outcome {
+                Ok(out) => {
+                    let mut results = out.into_iter();
+                    for r in replies {
+                        let res = results.next().ok_or_else(|| ProposeError::Fatal("reply count mismatch".into()));
+                        let _ = r.send(res);
+                    }
+                }
+                Err(e) => {
+                    for r in replies {
+                        let _ = r.send(Err(e.clone()));
+                    }
+                }
+            }
+            drop(permit);
+        });
+    }
+}
+
+/// Propose on the leader (locally or forwarded); retry only when nothing can have committed.
+async fn submit(ctx: &Ctx, batch: Batch) -> Result<Vec<Reply>, ProposeError> {
+    metrics::counter!("authd_proposals_total").increment(1);
+    let deadline = Instant::now() + WRITE_DEADLINE;
+    let mut metrics_rx = ctx.raft.metrics();
+    loop {
+        let (leader, me, leader_addr) = {
+            let m = metrics_rx.borrow_and_update();
+            let addr = m
+                .current_leader
+                .and_then(|l| m.membership_config.membership().get_node(&l).map(|n| n.raft.clone()));
+            (m.current_leader, m.id, addr)
+        };
+        let attempt = match (leader, leader_addr) {
+            (Some(l), _) if l == me => propose_local(&ctx.raft, batch.clone()).await,
+            (Some(_), Some(addr)) => forward(ctx, &addr, batch.clone()).await,
+            _ => Err(Retry("no leader known".into())),
+        };
+        match attempt {
+            Ok(r) => return r,
+            Err(Retry(why)) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(ProposeError::NoLeader(why));
+                }
+                // Wait for a change in leadership (or a short pause), then try again.
+                let _ = tokio::time::timeout(left.min(Duration::from_millis(200)), metrics_rx.changed()).await;
+            }
+        }
+    }
+}
+
+/// "Try again: this attempt certainly did not commit."
+struct Retry(String);
+
+type Attempt = Result<Result<Vec<Reply>, ProposeError>, Retry>;
+
+async fn propose_local(raft: &Raft, batch: Batch) -> Attempt {
+    match raft.client_write(batch).await {
+        Ok(resp) => Ok(Ok(resp.data.0)),
+        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+            Err(Retry(format!("leadership moved to {:?}", f.leader_id)))
+        }
+        Err(RaftError::APIError(e)) => Ok(Err(ProposeError::Unknown(e.to_string()))),
+        Err(RaftError::Fatal(e)) => Ok(Err(ProposeError::Fatal(e.to_string()))),
+    }
+}
+
+async fn forward(ctx: &Ctx, addr: &str, batch: Batch) -> Attempt {
+    metrics::counter!("authd_forwarded_writes_total").increment(1);
+    match ctx.network.peer(addr).call(&Rpc::Forward(batch), FORWARD_TIMEOUT).await {
+        Ok(RpcReply::Forward(Ok(ForwardOk { log_index, reply }))) => {
+            if let Err(e) = ctx.reader.wait_applied(log_index, FORWARD_TIMEOUT).await {
+                tracing::warn!(log_index, error = %e, "forwarded write committed but not yet applied here");
+            }
+            Ok(Ok(reply.0))
+        }
+        Ok(RpcReply::Forward(Err(e))) if e.starts_with(NOT_LEADER) => Err(Retry(e)),
+        Ok(RpcReply::Forward(Err(e))) => Ok(Err(ProposeError::Unknown(e))),
+        Ok(other) => Ok(Err(ProposeError::Unknown(format!("unexpected reply {}", other.kind())))),
+        // Nothing was sent (or the peer refused us before reading): safe to retry.
+        Err(TransportError::Unreachable(e)) => Err(Retry(format!("leader unreachable: {e}"))),
+        Err(TransportError::Auth(e)) => Err(Retry(format!("leader refused handshake: {e}"))),
+        Err(e) => Ok(Err(ProposeError::Unknown(e.to_string()))),
+    }
+}
+
+/// Prefix of the forward error that means "I am not the leader; nothing was proposed".
+pub const NOT_LEADER: &str = "not leader";
+
+/// Leader side of a forwarded write.
+pub async fn handle_forward(raft: &Raft, batch: Batch) -> Result<ForwardOk, String> {
+    match raft.client_write(batch).await {
+        Ok(resp) => Ok(ForwardOk { log_index: resp.log_id.index, reply: resp.data }),
+        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+            Err(format!("{NOT_LEADER}; leader is {:?}", f.leader_id))
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+

@@ -1,0 +1,182 @@
+//! `authd serve`: open the stores, start Raft, the transport, the actors and HTTP.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use authd_raft::log_store::LogStore;
+use authd_raft::network::{ClusterSecret, Network, Rpc, RpcHandler, RpcReply};
+use authd_raft::sm_store::{StateMachineStore, StateReader};
+use authd_raft::{Command, NodeAddr, Raft};
+use openraft::{ServerState, SnapshotPolicy};
+use ractor::Actor;
+
+use crate::actors::supervisor::{ActorSlots, Supervisor};
+use crate::actors::{Deps, now_ms};
+use crate::backend::NodeBackend;
+use crate::config::{NodeConfig, RaftTuning, SessionsConfig};
+use crate::passwords::Hasher;
+use crate::proposer::{Ctx, Proposer, handle_forward};
+use crate::secrets::Secrets;
+use crate::telemetry;
+
+/// Everything `serve` needs, from a config file or the quick-start defaults.
+pub struct ServeSpec {
+    /// This node's id.
+    pub node_id: u64,
+    /// All members (identical on every node).
+    pub nodes: Vec<NodeConfig>,
+    /// Raft timing.
+    pub raft: RaftTuning,
+    /// Session policy.
+    pub sessions: SessionsConfig,
+    /// Keys.
+    pub secrets: Secrets,
+}
+
+/// Answers peers: Raft RPCs, forwarded writes, apply waits.
+struct PeerRpc {
+    raft: Raft,
+    reader: StateReader,
+}
+
+impl RpcHandler for PeerRpc {
+    async fn handle(&self, rpc: Rpc) -> RpcReply {
+        match rpc {
+            Rpc::Append(r) => RpcReply::Append(self.raft.append_entries(r).await),
+            Rpc::Vote(r) => RpcReply::Vote(self.raft.vote(r).await),
+            Rpc::Snapshot(r) => RpcReply::Snapshot(self.raft.install_snapshot(r).await),
+            Rpc::Forward(b) => RpcReply::Forward(handle_forward(&self.raft, b).await),
+            Rpc::WaitApplied { index, timeout_ms } => {
+                let t = Duration::from_millis(timeout_ms.min(30_000));
+                RpcReply::WaitApplied(self.reader.wait_applied(index, t).await.map_err(|e| e.to_string()))
+            }
+        }
+    }
+}
+
+fn raft_config(t: &RaftTuning) -> anyhow::Result<openraft::Config> {
+    let c = openraft::Config {
+        cluster_name: "authd".into(),
+        heartbeat_interval: t.heartbeat_ms,
+        election_timeout_min: t.election_timeout_min_ms,
+        election_timeout_max: t.election_timeout_max_ms,
+        install_snapshot_timeout: 10_000,
+        max_payload_entries: 1_000,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(t.snapshot_every),
+        max_in_snapshot_log_to_keep: t.keep_after_snapshot,
+        purge_batch_size: 256,
+        ..Default::default()
+    };
+    Ok(c.validate()?)
+}
+
+/// Run a node until SIGINT/SIGTERM.
+pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
+    let me = spec
+        .nodes
+        .iter()
+        .find(|n| n.id == spec.node_id)
+        .cloned()
+        .with_context(|| format!("node {} is not in the configuration", spec.node_id))?;
+    let prometheus = telemetry::init_metrics()?;
+    let data: PathBuf = me.data_dir.clone();
+    std::fs::create_dir_all(&data).with_context(|| format!("creating data dir {}", data.display()))?;
+
+    let log_store = LogStore::open(&data.join("raft")).context("opening the Raft log")?;
+    let committed = log_store.committed_index();
+    let sm = StateMachineStore::open(&data.join("state")).context("opening the state machine snapshot")?;
+    let reader = sm.reader();
+    let secret = ClusterSecret::new(spec.secrets.cluster.clone())
+        .map_err(|e| anyhow::anyhow!("cluster secret: {e}"))?;
+    let network = Network::new(secret.clone());
+    let raft = Raft::new(me.id, Arc::new(raft_config(&spec.raft)?), network.clone(), log_store, sm)
+        .await
+        .context("starting Raft")?;
+
+    let raft_listener = tokio::net::TcpListener::bind(me.raft)
+        .await
+        .with_context(|| format!("binding the internal listener {}", me.raft))?;
+    let peer_rpc = Arc::new(PeerRpc { raft: raft.clone(), reader: reader.clone() });
+    let transport = tokio::spawn(authd_raft::network::serve(raft_listener, secret, peer_rpc));
+
+    if !raft.is_initialized().await? {
+        let members: BTreeMap<u64, NodeAddr> = spec
+            .nodes
+            .iter()
+            .map(|n| (n.id, NodeAddr { raft: n.raft.to_string(), http: n.http.to_string() }))
+            .collect();
+        tracing::info!(members = members.len(), "empty log: bootstrapping the cluster membership");
+        if let Err(e) = raft.initialize(members).await {
+            // Another member initialized first and replicated to us: that is fine.
+            tracing::info!(error = %e, "membership already initialized");
+        }
+    }
+    telemetry::export_raft_gauges(raft.clone(), committed.clone());
+
+    let proposer = Proposer::start(Ctx { raft: raft.clone(), network, reader: reader.clone() });
+    let deps = Deps {
+        proposer: proposer.clone(),
+        reader: reader.clone(),
+        hasher: Hasher::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
+        session_ttl_secs: spec.sessions.ttl_secs,
+    };
+    let slots = Arc::new(ActorSlots::default());
+    let (supervisor, _) = Actor::spawn(Some("authd-supervisor".into()), Supervisor, (deps, slots.clone()))
+        .await
+        .context("starting actors")?;
+    spawn_expirer(raft.clone(), proposer, spec.sessions.expire_every_secs);
+
+    let backend = NodeBackend::new(raft.clone(), reader, committed, slots, spec.secrets.cluster.clone(), prometheus);
+    let app = authd_web::router(backend);
+    let http = tokio::net::TcpListener::bind(me.http)
+        .await
+        .with_context(|| format!("binding the HTTP listener {}", me.http))?;
+    tracing::info!(node = me.id, http = %me.http, raft = %me.raft, data = %data.display(), "authd serving");
+    axum::serve(http, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("HTTP server")?;
+
+    tracing::info!("shutting down");
+    supervisor.stop(None);
+    let _ = raft.shutdown().await;
+    transport.abort();
+    Ok(())
+}
+
+/// The leader periodically proposes dropping expired sessions and tokens; the time is in the entry.
+fn spawn_expirer(raft: Raft, proposer: Proposer, every_secs: u64) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(every_secs));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if raft.metrics().borrow().state != ServerState::Leader {
+                continue;
+            }
+            match proposer.propose(Command::Expire { now_ms: now_ms() }).await {
+                Ok(Ok(a)) => tracing::debug!(?a, "expired sessions and tokens"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "expiry refused"),
+                Err(e) => tracing::warn!(error = %e, "expiry not proposed"),
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,51 @@
+//! Logs (tracing) and metrics (Prometheus text) for the process.
+
+use std::time::Duration;
+
+use authd_raft::Raft;
+use authd_raft::log_store::CommittedHandle;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use openraft::ServerState;
+
+/// Structured logs to stderr; `RUST_LOG` overrides the default filter.
+pub fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
+}
+
+/// Install the Prometheus recorder; `/metrics` renders from the returned handle.
+pub fn init_metrics() -> anyhow::Result<PrometheusHandle> {
+    let handle = PrometheusBuilder::new().install_recorder()?;
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    Ok(handle)
+}
+
+/// Mirror Raft's own metrics into gauges whenever they change.
+pub fn export_raft_gauges(raft: Raft, committed: CommittedHandle) {
+    let mut rx = raft.metrics();
+    tokio::spawn(async move {
+        loop {
+            {
+                let m = rx.borrow_and_update();
+                metrics::gauge!("authd_raft_term").set(m.current_term as f64);
+                metrics::gauge!("authd_raft_last_log_index").set(m.last_log_index.unwrap_or(0) as f64);
+                metrics::gauge!("authd_raft_applied_index").set(m.last_applied.map_or(0, |l| l.index) as f64);
+                metrics::gauge!("authd_raft_committed_index").set(committed.get().unwrap_or(0) as f64);
+                metrics::gauge!("authd_raft_is_leader").set(if m.state == ServerState::Leader { 1.0 } else { 0.0 });
+                metrics::gauge!("authd_raft_snapshot_index").set(m.snapshot.map_or(0, |l| l.index) as f64);
+            }
+            if rx.changed().await.is_err() {
+                break;
+            }
+        }
+    });
+}
