@@ -1,14 +1,16 @@
 //! The node's implementation of the web layer's [`Backend`] handle.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use authd_raft::Raft;
+use authd_raft::{NodeAddr, Raft};
 use authd_raft::log_store::CommittedHandle;
 use authd_raft::sm_store::StateReader;
 use authd_web::{Backend, BackendError, ClusterStatus, MemberView, NewSession, NewUserRequest, SessionView, UserView};
 use metrics_exporter_prometheus::PrometheusHandle;
-use openraft::ServerState;
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{ChangeMembers, ServerState};
 use ractor::rpc::CallResult;
 use ractor::{ActorRef, RpcReplyPort};
 
@@ -143,5 +145,47 @@ impl Backend for NodeBackend {
 
     async fn end_session(&self, id: &str) -> Result<u64, BackendError> {
         ask(self.inner.slots.sessions.load_full(), |p| SessionsMsg::End(id.to_owned(), p)).await
+    }
+
+    async fn add_member(&self, m: MemberView) -> Result<ClusterStatus, BackendError> {
+        let raft = &self.inner.raft;
+        if m.id == 0 || m.raft.parse::<std::net::SocketAddr>().is_err() || m.http.parse::<std::net::SocketAddr>().is_err() {
+            return Err(BackendError::Invalid("id must be > 0 and raft/http must be host:port addresses".into()));
+        }
+        let node = NodeAddr { raft: m.raft, http: m.http };
+        // Blocking: returns once the learner has caught up, so promotion cannot stall the quorum.
+        raft.add_learner(m.id, node, true).await.map_err(membership_error)?;
+        raft.change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([m.id])), false)
+            .await
+            .map_err(membership_error)?;
+        tracing::info!(node = m.id, "added voter");
+        Ok(self.cluster_status())
+    }
+
+    async fn remove_member(&self, id: u64) -> Result<ClusterStatus, BackendError> {
+        let voters: BTreeSet<u64> = self.inner.raft.metrics().borrow().membership_config.membership().voter_ids().collect();
+        if !voters.contains(&id) {
+            return Err(BackendError::NotFound(format!("node {id} is not a voter")));
+        }
+        if voters.len() <= 1 {
+            return Err(BackendError::Invalid("refusing to remove the last voter".into()));
+        }
+        self.inner
+            .raft
+            .change_membership(ChangeMembers::RemoveVoters(BTreeSet::from([id])), false)
+            .await
+            .map_err(membership_error)?;
+        tracing::info!(node = id, "removed voter");
+        Ok(self.cluster_status())
+    }
+}
+
+fn membership_error(e: RaftError<u64, ClientWriteError<u64, NodeAddr>>) -> BackendError {
+    match e {
+        RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => {
+            BackendError::Unavailable(format!("not the leader; ask node {:?}", f.leader_id))
+        }
+        RaftError::APIError(ClientWriteError::ChangeMembershipError(c)) => BackendError::Conflict(c.to_string()),
+        other => BackendError::Unavailable(other.to_string()),
     }
 }

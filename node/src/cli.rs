@@ -24,11 +24,23 @@ pub struct Target {
     pub node: Option<u64>,
 }
 
+/// `authd serve` options.
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// Where the node is defined.
+    #[command(flatten)]
+    pub target: Target,
+    /// A node being added to a running cluster: never bootstrap a membership, wait to be added
+    /// with `authd cluster add-node`.
+    #[arg(long)]
+    pub join: bool,
+}
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
     /// Run a node (no arguments: a single-node cluster in ./authd-data on 127.0.0.1:8080).
-    Serve(Target),
+    Serve(ServeArgs),
     /// Manage users.
     User {
         /// Which user operation.
@@ -74,5 +86,29 @@ pub enum ClusterCmd {
         /// Where the cluster is.
         #[command(flatten)]
         target: Target,
+    },
+    /// Add a voter: start it first with `authd serve --join`, then run this.
+    AddNode {
+        /// Where the cluster is.
+        #[command(flatten)]
+        target: Target,
+        /// The new node's id (never reuse an id).
+        #[arg(long)]
+        id: u64,
+        /// Its internal listener, host:port.
+        #[arg(long)]
+        raft: String,
+        /// Its public HTTP listener, host:port.
+        #[arg(long)]
+        http: String,
+    },
+    /// Remove a voter (stop the process afterwards).
+    RemoveNode {
+        /// Where the cluster is.
+        #[command(flatten)]
+        target: Target,
+        /// The node to remove.
+        #[arg(long)]
+        id: u64,
     },
 }

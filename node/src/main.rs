@@ -40,7 +40,7 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
-        Cmd::Serve(target) => match serve_spec(&target) {
+        Cmd::Serve(args) => match serve_spec(&args.target, args.join) {
             Ok(spec) => server::serve(spec).await.map(|()| None),
             Err(e) => return config_error(&e),
         },
@@ -52,6 +52,14 @@ async fn run(cli: Cli) -> ExitCode {
         }
         Cmd::Cluster { op: ClusterCmd::Status { target } } => match Endpoint::resolve(&target) {
             Ok(ep) => operator::cluster_status(&ep).await.map(Some),
+            Err(e) => return config_error(&e),
+        },
+        Cmd::Cluster { op: ClusterCmd::AddNode { target, id, raft, http } } => match Endpoint::resolve(&target) {
+            Ok(ep) => operator::add_node(&ep, id, &raft, &http).await.map(Some),
+            Err(e) => return config_error(&e),
+        },
+        Cmd::Cluster { op: ClusterCmd::RemoveNode { target, id } } => match Endpoint::resolve(&target) {
+            Ok(ep) => operator::remove_node(&ep, id).await.map(Some),
             Err(e) => return config_error(&e),
         },
     };
@@ -73,7 +81,7 @@ fn config_error(e: &ConfigError) -> ExitCode {
     ExitCode::from(EXIT_CONFIG)
 }
 
-fn serve_spec(t: &Target) -> Result<ServeSpec, ConfigError> {
+fn serve_spec(t: &Target, join: bool) -> Result<ServeSpec, ConfigError> {
     match &t.config {
         None => {
             let secrets = secrets::load_or_create_dev(Path::new(QUICKSTART_DIR))?;
@@ -81,6 +89,7 @@ fn serve_spec(t: &Target) -> Result<ServeSpec, ConfigError> {
             let parse = |a: &str| a.parse().map_err(|e| ConfigError::Secret(format!("{a}: {e}")));
             Ok(ServeSpec {
                 node_id: 1,
+                join: false,
                 nodes: vec![NodeConfig {
                     id: 1,
                     http: parse(QUICKSTART_HTTP)?,
@@ -103,6 +112,7 @@ fn serve_spec(t: &Target) -> Result<ServeSpec, ConfigError> {
             let secrets = secrets::load(&cfg)?;
             Ok(ServeSpec {
                 node_id: id,
+                join,
                 nodes: cfg.file.nodes.clone(),
                 raft: cfg.file.raft.clone(),
                 sessions: cfg.file.sessions.clone(),

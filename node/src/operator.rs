@@ -100,3 +100,29 @@ pub async fn user_add(ep: &Endpoint, username: &str, email: &str, admin: bool) -
 pub async fn cluster_status(ep: &Endpoint) -> anyhow::Result<Value> {
     ep.call(reqwest::Method::GET, "/api/v1/cluster", None).await
 }
+
+/// Send a membership change to the leader (found through any node's cluster status).
+async fn to_leader(ep: &Endpoint, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+    let status = cluster_status(ep).await?;
+    let leader = status.get("leader_id").and_then(Value::as_u64).context("the cluster has no leader right now")?;
+    let http = status
+        .get("members")
+        .and_then(Value::as_array)
+        .and_then(|ms| ms.iter().find(|m| m.get("id").and_then(Value::as_u64) == Some(leader)))
+        .and_then(|m| m.get("http"))
+        .and_then(Value::as_str)
+        .context("the leader is not in the membership")?;
+    let leader_ep = Endpoint { urls: vec![format!("http://{http}")], secret: ep.secret.clone() };
+    leader_ep.call(method, path, body).await
+}
+
+/// `authd cluster add-node`
+pub async fn add_node(ep: &Endpoint, id: u64, raft: &str, http: &str) -> anyhow::Result<Value> {
+    let body = json!({ "id": id, "raft": raft, "http": http });
+    to_leader(ep, reqwest::Method::POST, "/api/v1/cluster/members", Some(body)).await
+}
+
+/// `authd cluster remove-node`
+pub async fn remove_node(ep: &Endpoint, id: u64) -> anyhow::Result<Value> {
+    to_leader(ep, reqwest::Method::DELETE, &format!("/api/v1/cluster/members/{id}"), None).await
+}

@@ -26,6 +26,8 @@ use crate::telemetry;
 pub struct ServeSpec {
     /// This node's id.
     pub node_id: u64,
+    /// Joining a running cluster: do not bootstrap.
+    pub join: bool,
     /// All members (identical on every node).
     pub nodes: Vec<NodeConfig>,
     /// Raft timing.
@@ -102,7 +104,9 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
     let peer_rpc = Arc::new(PeerRpc { raft: raft.clone(), reader: reader.clone() });
     let transport = tokio::spawn(authd_raft::network::serve(raft_listener, secret, peer_rpc));
 
-    if !raft.is_initialized().await? {
+    if spec.join {
+        tracing::info!("joining: waiting to be added with `authd cluster add-node`");
+    } else if !raft.is_initialized().await? {
         let members: BTreeMap<u64, NodeAddr> = spec
             .nodes
             .iter()

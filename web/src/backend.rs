@@ -147,4 +147,8 @@ pub trait Backend: Clone + Send + Sync + 'static {
     fn session(&self, id: &str) -> Option<SessionView>;
     /// End a session; returns how many ended (0 if it was already gone).
     fn end_session(&self, id: &str) -> impl Future<Output = Result<u64, BackendError>> + Send;
+    /// Add a voter (as a learner first, caught up, then promoted); leader only.
+    fn add_member(&self, member: MemberView) -> impl Future<Output = Result<ClusterStatus, BackendError>> + Send;
+    /// Remove a voter; leader only.
+    fn remove_member(&self, id: u64) -> impl Future<Output = Result<ClusterStatus, BackendError>> + Send;
 }

@@ -10,7 +10,7 @@ use axum::response::IntoResponse;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use crate::backend::{Backend, NewSession, NewUserRequest};
+use crate::backend::{Backend, MemberView, NewSession, NewUserRequest};
 use crate::cli_auth;
 use crate::error::ApiError;
 
@@ -88,4 +88,21 @@ pub async fn end_session<B: Backend>(
 ) -> Result<impl IntoResponse, ApiError> {
     let ended = b.end_session(&id).await?;
     Ok(Json(json!({ "ended": ended })))
+}
+
+/// `POST /api/v1/cluster/members`
+pub async fn add_member<B: Backend>(
+    State(b): State<B>,
+    Signed(m): Signed<MemberView>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(b.add_member(m).await?))
+}
+
+/// `DELETE /api/v1/cluster/members/{id}`
+pub async fn remove_member<B: Backend>(
+    State(b): State<B>,
+    Path(id): Path<u64>,
+    Signed(()): Signed<()>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(b.remove_member(id).await?))
 }

@@ -5,7 +5,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use serde_json::json;
 
 use crate::backend::Backend;
@@ -18,6 +18,8 @@ pub fn router<B: Backend>(backend: B) -> Router {
         .route("/readyz", get(readyz::<B>))
         .route("/metrics", get(metrics::<B>))
         .route("/api/v1/cluster", get(cluster::<B>))
+        .route("/api/v1/cluster/members", post(operator::add_member::<B>))
+        .route("/api/v1/cluster/members/{id}", delete(operator::remove_member::<B>))
         .route("/api/v1/users", post(operator::add_user::<B>))
         .route("/api/v1/users/{key}", get(operator::get_user::<B>))
         .route("/api/v1/sessions", post(operator::create_session::<B>))
