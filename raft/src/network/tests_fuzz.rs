@@ -1,0 +1,96 @@
+//! Property tests: arbitrary bytes never panic the server and never draw a reply.
+//!
+//! The connection handler runs inline (not spawned) over an in-memory pipe, so a panic fails the test.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use proptest::collection::vec;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, duplex};
+
+use super::auth::{NONCE_LEN, client_handshake};
+use super::server::serve_conn;
+use super::tests::{Dummy, secret};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn runner() -> TestRunner {
+    TestRunner::new(Config {
+        cases: 256,
+        failure_persistence: None,
+        ..Config::default()
+    })
+}
+
+fn garbage() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![vec(any::<u8>(), 0..64), vec(any::<u8>(), 0..4096)]
+}
+
+fn peer() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9))
+}
+
+/// Sends `bytes`, closes our write side, returns everything the server wrote after `skip` bytes.
+async fn exchange(client: &mut DuplexStream, bytes: &[u8]) -> Vec<u8> {
+    // The server may hang up mid-write; that is fine.
+    let _ = client.write_all(bytes).await;
+    let _ = client.shutdown().await;
+    let mut out = Vec::new();
+    let _ = client.read_to_end(&mut out).await;
+    out
+}
+
+#[test]
+fn network_fuzz_first_message_gets_no_reply() {
+    let rt = runtime();
+    runner()
+        .run(&garbage(), |bytes| {
+            let sent_after_challenge = rt.block_on(async {
+                let (mut client, server) = duplex(64 * 1024);
+                let serve = serve_conn(server, peer(), secret(), Arc::new(Dummy));
+                let talk = async {
+                    let mut challenge = [0u8; NONCE_LEN];
+                    client.read_exact(&mut challenge).await.unwrap();
+                    exchange(&mut client, &bytes).await
+                };
+                tokio::join!(serve, talk).1
+            });
+            prop_assert!(sent_after_challenge.is_empty());
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn network_fuzz_frames_after_handshake_get_no_reply() {
+    let rt = runtime();
+    runner()
+        .run(&garbage(), |bytes| {
+            let sent = rt.block_on(async {
+                let (mut client, server) = duplex(64 * 1024);
+                let serve = serve_conn(server, peer(), secret(), Arc::new(Dummy));
+                let talk = async {
+                    client_handshake(&mut client, &secret()).await.unwrap();
+                    exchange(&mut client, &bytes).await
+                };
+                tokio::join!(serve, talk).1
+            });
+            prop_assert!(sent.is_empty());
+            Ok(())
+        })
+        .unwrap();
+}
