@@ -6,6 +6,7 @@
 pub mod ids;
 pub mod model;
 pub mod scope;
+pub mod tokens;
 
 pub use ids::{random_hex, token_digest, RandomError};
 pub use model::{Client, FullName, Profile, Session, Token, TokenKind, User};
