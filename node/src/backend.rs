@@ -7,7 +7,11 @@ use std::time::Duration;
 use authd_raft::{NodeAddr, Raft};
 use authd_raft::log_store::CommittedHandle;
 use authd_raft::sm_store::StateReader;
-use authd_web::{Backend, BackendError, ClusterStatus, MemberView, NewSession, NewUserRequest, SessionView, UserView};
+use authd_auth::tokens::{NgCookie, iso8601_ms};
+use authd_web::{
+    AuthDecision, Backend, BackendError, ClusterStatus, Credential, LoginOk, LoginRequest, MemberView, NewSession,
+    NewUserRequest, SessionView, UserView, WebSettings,
+};
 use metrics_exporter_prometheus::PrometheusHandle;
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::{ChangeMembers, ServerState};
@@ -15,6 +19,8 @@ use ractor::rpc::CallResult;
 use ractor::{ActorRef, RpcReplyPort};
 
 use crate::actors::Slots;
+use crate::authz::Authorizer;
+use crate::passwords::Hasher;
 use crate::actors::sessions::SessionsMsg;
 use crate::actors::users::UsersMsg;
 use crate::actors::now_ms;
@@ -36,19 +42,63 @@ struct Inner {
     slots: Slots,
     cluster_secret: Vec<u8>,
     prometheus: PrometheusHandle,
+    authorizer: Authorizer,
+    settings: WebSettings,
+    hasher: Hasher,
+    /// A real Argon2id hash of a random password: unknown users cost the same time as known ones.
+    dummy_phc: String,
+}
+
+/// Parts of [`NodeBackend`], named so the constructor stays readable.
+pub struct Parts {
+    /// Raft handle.
+    pub raft: Raft,
+    /// Local state.
+    pub reader: StateReader,
+    /// Persisted commit index.
+    pub committed: CommittedHandle,
+    /// Actor refs.
+    pub slots: Slots,
+    /// Operator request key.
+    pub cluster_secret: Vec<u8>,
+    /// Metrics renderer.
+    pub prometheus: PrometheusHandle,
+    /// `/auth` decisions.
+    pub authorizer: Authorizer,
+    /// Web policy.
+    pub settings: WebSettings,
+    /// Argon2id pool.
+    pub hasher: Hasher,
 }
 
 impl NodeBackend {
     /// Assemble the handle.
-    pub fn new(
-        raft: Raft,
-        reader: StateReader,
-        committed: CommittedHandle,
-        slots: Slots,
-        cluster_secret: Vec<u8>,
-        prometheus: PrometheusHandle,
-    ) -> Self {
-        NodeBackend { inner: Arc::new(Inner { raft, reader, committed, slots, cluster_secret, prometheus }) }
+    pub async fn new(p: Parts) -> anyhow::Result<Self> {
+        let random = authd_auth::random_hex(32)?;
+        let dummy_phc = p.hasher.hash(random).await.map_err(|e| anyhow::anyhow!(e))?;
+        Ok(NodeBackend {
+            inner: Arc::new(Inner {
+                raft: p.raft,
+                reader: p.reader,
+                committed: p.committed,
+                slots: p.slots,
+                cluster_secret: p.cluster_secret,
+                prometheus: p.prometheus,
+                authorizer: p.authorizer,
+                settings: p.settings,
+                hasher: p.hasher,
+                dummy_phc,
+            }),
+        })
+    }
+
+    fn user_id(&self, key: &str) -> Result<u64, BackendError> {
+        let view = self.inner.reader.load();
+        let u = match key.parse::<u64>() {
+            Ok(id) => view.state.user(id),
+            Err(_) => view.state.user_by_login(key),
+        };
+        u.map(|u| u.id).ok_or_else(|| BackendError::NotFound("no such user".into()))
     }
 }
 
@@ -135,7 +185,65 @@ impl Backend for NodeBackend {
     }
 
     async fn create_session(&self, req: NewSession) -> Result<SessionView, BackendError> {
-        ask(self.inner.slots.sessions.load_full(), |p| SessionsMsg::Create(req, p)).await
+        ask(self.inner.slots.sessions.load_full(), |p| SessionsMsg::Create(req, p)).await.map(|s| session_view(&s))
+    }
+
+    async fn end_user_sessions(&self, key: &str) -> Result<u64, BackendError> {
+        let id = self.user_id(key)?;
+        ask(self.inner.slots.sessions.load_full(), |p| SessionsMsg::EndAllOf(id, p)).await
+    }
+
+    async fn suspend_user(&self, key: &str, suspended: bool) -> Result<u64, BackendError> {
+        let id = self.user_id(key)?;
+        ask(self.inner.slots.users.load_full(), |p| UsersMsg::Suspend(id, suspended, p)).await
+    }
+
+    fn settings(&self) -> &WebSettings {
+        &self.inner.settings
+    }
+
+    fn authorize(&self, credential: Option<Credential>, required: &[String]) -> AuthDecision {
+        self.inner.authorizer.authorize(credential, required)
+    }
+
+    async fn login(&self, req: LoginRequest) -> Result<LoginOk, BackendError> {
+        let inner = &self.inner;
+        let user = inner.reader.load().state.user_by_login(&req.login).cloned();
+        let phc = user.as_ref().map_or_else(|| inner.dummy_phc.clone(), |u| u.password_hash.clone());
+        let matches = inner.hasher.verify(req.password, phc).await;
+        let user = match user {
+            Some(u) if matches && !u.suspended => u,
+            _ => {
+                tracing::info!(ip = req.ip.as_deref().unwrap_or("-"), "login failed");
+                metrics::counter!("authd_logins_total", "outcome" => "failed").increment(1);
+                return Err(BackendError::Invalid("invalid credentials".into()));
+            }
+        };
+        let new = NewSession { user_id: user.id, ttl_secs: None, ip: req.ip, user_agent: req.user_agent };
+        let s = ask(inner.slots.sessions.load_full(), |p| SessionsMsg::Create(new, p)).await?;
+        let cookie = NgCookie {
+            user_id: user.id.to_string(),
+            session_id: s.id.clone(),
+            nonce: s.nonce.clone(),
+            expires: iso8601_ms(s.expires_ms),
+            exp: s.expires_ms / 1000,
+        }
+        .encode(inner.authorizer.keys())
+        .map_err(|e| BackendError::Internal(e.to_string()))?;
+        tracing::info!(user = user.id, "login");
+        metrics::counter!("authd_logins_total", "outcome" => "ok").increment(1);
+        Ok(LoginOk { cookie, max_age_secs: s.expires_ms.saturating_sub(now_ms()) / 1000 })
+    }
+
+    async fn logout(&self, cookies: Vec<String>) -> Result<u64, BackendError> {
+        let keys = self.inner.authorizer.keys();
+        let ids: Vec<String> =
+            cookies.iter().filter_map(|c| NgCookie::decode(keys, c).ok()).map(|c| c.session_id).collect();
+        let mut ended = 0;
+        for id in ids {
+            ended += ask(self.inner.slots.sessions.load_full(), |p| SessionsMsg::End(id, p)).await?;
+        }
+        Ok(ended)
     }
 
     fn session(&self, id: &str) -> Option<SessionView> {

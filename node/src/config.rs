@@ -40,9 +40,60 @@ pub struct FileConfig {
     /// Session lifetimes.
     #[serde(default)]
     pub sessions: SessionsConfig,
+    /// NG session cookie attributes.
+    #[serde(default)]
+    pub cookies: CookiesConfig,
+    /// `/auth`, JWT and redirect policy.
+    #[serde(default)]
+    pub web: WebConfig,
     /// The members.
     #[serde(default)]
     pub nodes: Vec<NodeConfig>,
+}
+
+/// `[cookies]` (reference §2.6).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CookiesConfig {
+    /// Cookie name.
+    pub name: String,
+    /// `Domain` attribute (e.g. `arxiv.org`), host-only when absent.
+    pub domain: Option<String>,
+    /// `Secure`: keep on in production (HTTPS).
+    pub secure: bool,
+    /// `SameSite`: `Lax`, `Strict` or `None` (None requires secure).
+    pub same_site: String,
+}
+
+impl Default for CookiesConfig {
+    fn default() -> Self {
+        CookiesConfig { name: "ARXIVNG_SESSION_ID".into(), domain: None, secure: true, same_site: "Lax".into() }
+    }
+}
+
+/// `[web]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    /// Lifetime of the upstream JWT `/auth` hands out.
+    pub jwt_ttl_secs: u64,
+    /// `/auth` without a credential answers 401 instead of anonymous 200.
+    pub require_auth: bool,
+    /// After login when no safe `next_page` is given.
+    pub default_next_page: String,
+    /// `next_page` may point at these hosts and their subdomains (plus any same-site path).
+    pub redirect_hosts: Vec<String>,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            jwt_ttl_secs: 60,
+            require_auth: false,
+            default_next_page: "/user".into(),
+            redirect_hosts: vec!["arxiv.org".into()],
+        }
+    }
 }
 
 /// `[secrets]`: files (relative to the config) or, in dev mode only, inline values.
@@ -73,6 +124,10 @@ pub struct RaftTuning {
     pub snapshot_every: u64,
     /// Entries kept in the log behind a snapshot, for slow followers.
     pub keep_after_snapshot: u64,
+    /// Read lease: how long a node answers from local state without hearing from the leader.
+    /// Must be below `election_timeout_min_ms` (see `lease.rs`); a revocation waits at most this
+    /// long for a node that cannot confirm it.
+    pub lease_ms: u64,
 }
 
 impl Default for RaftTuning {
@@ -83,6 +138,7 @@ impl Default for RaftTuning {
             election_timeout_max_ms: 1600,
             snapshot_every: 20_000,
             keep_after_snapshot: 1_000,
+            lease_ms: 500,
         }
     }
 }
@@ -167,8 +223,25 @@ impl Config {
         if r.election_timeout_max_ms <= r.election_timeout_min_ms {
             return Err(invalid("[raft] election_timeout_max_ms must exceed election_timeout_min_ms".into()));
         }
+        if r.lease_ms <= r.heartbeat_ms || r.lease_ms >= r.election_timeout_min_ms {
+            return Err(invalid("[raft] lease_ms must be above heartbeat_ms and below election_timeout_min_ms".into()));
+        }
         if r.snapshot_every == 0 {
             return Err(invalid("[raft] snapshot_every must be > 0".into()));
+        }
+        if file.web.jwt_ttl_secs == 0 || file.web.jwt_ttl_secs > 3600 {
+            return Err(invalid("[web] jwt_ttl_secs must be 1..=3600".into()));
+        }
+        if !file.web.default_next_page.starts_with('/') {
+            return Err(invalid("[web] default_next_page must be a path starting with /".into()));
+        }
+        let c = &file.cookies;
+        let cookie_token = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+        if !cookie_token(&c.name) || c.domain.as_deref().is_some_and(|d| !cookie_token(d)) {
+            return Err(invalid("[cookies] name and domain must be plain tokens (letters, digits, _ - .)".into()));
+        }
+        if !matches!(c.same_site.as_str(), "Lax" | "Strict" | "None") || (c.same_site == "None" && !c.secure) {
+            return Err(invalid("[cookies] same_site must be Lax, Strict or None (None needs secure = true)".into()));
         }
         if file.sessions.ttl_secs == 0 || file.sessions.expire_every_secs == 0 {
             return Err(invalid("[sessions] ttl_secs and expire_every_secs must be > 0".into()));

@@ -1,9 +1,11 @@
 //! The `authd` binary: `serve` runs a node; the other subcommands operate a live cluster.
 
 mod actors;
+mod authz;
 mod backend;
 mod cli;
 mod config;
+mod lease;
 mod operator;
 mod passwords;
 mod proposer;
@@ -18,7 +20,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{Cli, ClusterCmd, Cmd, Target, UserCmd};
-use crate::config::{Config, ConfigError, NodeConfig, RaftTuning, SessionsConfig};
+use crate::config::{Config, ConfigError, CookiesConfig, NodeConfig, RaftTuning, SessionsConfig, WebConfig};
 use crate::operator::{Endpoint, QUICKSTART_DIR, QUICKSTART_HTTP, QUICKSTART_RAFT};
 use crate::server::ServeSpec;
 
@@ -98,6 +100,8 @@ fn serve_spec(t: &Target, join: bool) -> Result<ServeSpec, ConfigError> {
                 }],
                 raft: RaftTuning::default(),
                 sessions: SessionsConfig::default(),
+                cookies: CookiesConfig { secure: false, ..CookiesConfig::default() },
+                web: WebConfig::default(),
                 secrets,
             })
         }
@@ -116,6 +120,8 @@ fn serve_spec(t: &Target, join: bool) -> Result<ServeSpec, ConfigError> {
                 nodes: cfg.file.nodes.clone(),
                 raft: cfg.file.raft.clone(),
                 sessions: cfg.file.sessions.clone(),
+                cookies: cfg.file.cookies.clone(),
+                web: cfg.file.web.clone(),
                 secrets,
             })
         }

@@ -15,6 +15,8 @@ use openraft::error::{ClientWriteError, RaftError};
 use thiserror::Error;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
+use crate::lease::Lease;
+
 /// Most commands packed into one entry.
 const MAX_BATCH: usize = 512;
 /// Proposals in flight at once; more waiting commands make the next batch bigger instead.
@@ -58,6 +60,8 @@ pub struct Ctx {
     pub network: Network,
     /// For waiting on local apply after a forwarded write.
     pub reader: StateReader,
+    /// Makes a committed write visible on every node (or waits out leases) before the ack.
+    pub lease: Arc<Lease>,
 }
 
 impl Proposer {
@@ -127,7 +131,7 @@ async fn submit(ctx: &Ctx, batch: Batch) -> Result<Vec<Reply>, ProposeError> {
             (m.current_leader, m.id, addr)
         };
         let attempt = match (leader, leader_addr) {
-            (Some(l), _) if l == me => propose_local(&ctx.raft, batch.clone()).await,
+            (Some(l), _) if l == me => propose_local(ctx, batch.clone()).await,
             (Some(_), Some(addr)) => forward(ctx, &addr, batch.clone()).await,
             _ => Err(Retry("no leader known".into())),
         };
@@ -150,14 +154,34 @@ struct Retry(String);
 
 type Attempt = Result<Result<Vec<Reply>, ProposeError>, Retry>;
 
-async fn propose_local(raft: &Raft, batch: Batch) -> Attempt {
-    match raft.client_write(batch).await {
-        Ok(resp) => Ok(Ok(resp.data.0)),
-        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-            Err(Retry(format!("leadership moved to {:?}", f.leader_id)))
+async fn propose_local(ctx: &Ctx, batch: Batch) -> Attempt {
+    match commit_visible(ctx, batch).await {
+        Ok(ok) => Ok(Ok(ok.reply.0)),
+        Err(LeaderError::NotLeader(why)) => Err(Retry(why)),
+        Err(LeaderError::Unknown(e)) => Ok(Err(ProposeError::Unknown(e))),
+        Err(LeaderError::Fatal(e)) => Ok(Err(ProposeError::Fatal(e))),
+    }
+}
+
+enum LeaderError {
+    NotLeader(String),
+    Unknown(String),
+    Fatal(String),
+}
+
+/// Leader: commit, apply, then make the entry visible on every node before answering.
+async fn commit_visible(ctx: &Ctx, batch: Batch) -> Result<ForwardOk, LeaderError> {
+    let strict = batch.narrows_access();
+    match ctx.raft.client_write(batch).await {
+        Ok(resp) => {
+            ctx.lease.wait_visible(&ctx.raft, &ctx.network, resp.log_id.index, strict).await;
+            Ok(ForwardOk { log_index: resp.log_id.index, reply: resp.data })
         }
-        Err(RaftError::APIError(e)) => Ok(Err(ProposeError::Unknown(e.to_string()))),
-        Err(RaftError::Fatal(e)) => Ok(Err(ProposeError::Fatal(e.to_string()))),
+        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+            Err(LeaderError::NotLeader(format!("{NOT_LEADER}; leader is {:?}", f.leader_id)))
+        }
+        Err(RaftError::APIError(e)) => Err(LeaderError::Unknown(e.to_string())),
+        Err(RaftError::Fatal(e)) => Err(LeaderError::Fatal(e.to_string())),
     }
 }
 
@@ -184,13 +208,9 @@ async fn forward(ctx: &Ctx, addr: &str, batch: Batch) -> Attempt {
 pub const NOT_LEADER: &str = "not leader";
 
 /// Leader side of a forwarded write.
-pub async fn handle_forward(raft: &Raft, batch: Batch) -> Result<ForwardOk, String> {
-    match raft.client_write(batch).await {
-        Ok(resp) => Ok(ForwardOk { log_index: resp.log_id.index, reply: resp.data }),
-        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-            Err(format!("{NOT_LEADER}; leader is {:?}", f.leader_id))
-        }
-        Err(e) => Err(e.to_string()),
-    }
+pub async fn handle_forward(ctx: &Ctx, batch: Batch) -> Result<ForwardOk, String> {
+    metrics::counter!("authd_forwarded_writes_received_total").increment(1);
+    commit_visible(ctx, batch).await.map_err(|e| match e {
+        LeaderError::NotLeader(m) | LeaderError::Unknown(m) | LeaderError::Fatal(m) => m,
+    })
 }
-

@@ -8,15 +8,18 @@ use std::time::Duration;
 use anyhow::Context;
 use authd_raft::log_store::LogStore;
 use authd_raft::network::{ClusterSecret, Network, Rpc, RpcHandler, RpcReply};
-use authd_raft::sm_store::{StateMachineStore, StateReader};
+use authd_raft::sm_store::StateMachineStore;
 use authd_raft::{Command, NodeAddr, Raft};
 use openraft::{ServerState, SnapshotPolicy};
+use authd_web::{CookieSettings, WebSettings};
 use ractor::Actor;
 
 use crate::actors::supervisor::{ActorSlots, Supervisor};
 use crate::actors::{Deps, now_ms};
-use crate::backend::NodeBackend;
-use crate::config::{NodeConfig, RaftTuning, SessionsConfig};
+use crate::authz::Authorizer;
+use crate::backend::{NodeBackend, Parts};
+use crate::config::{CookiesConfig, NodeConfig, RaftTuning, SessionsConfig, WebConfig};
+use crate::lease::Lease;
 use crate::passwords::Hasher;
 use crate::proposer::{Ctx, Proposer, handle_forward};
 use crate::secrets::Secrets;
@@ -34,26 +37,32 @@ pub struct ServeSpec {
     pub raft: RaftTuning,
     /// Session policy.
     pub sessions: SessionsConfig,
+    /// NG cookie attributes.
+    pub cookies: CookiesConfig,
+    /// `/auth` and redirect policy.
+    pub web: WebConfig,
     /// Keys.
     pub secrets: Secrets,
 }
 
-/// Answers peers: Raft RPCs, forwarded writes, apply waits.
+/// Answers peers: Raft RPCs, forwarded writes, apply waits, lease requests.
 struct PeerRpc {
-    raft: Raft,
-    reader: StateReader,
+    ctx: Ctx,
 }
 
 impl RpcHandler for PeerRpc {
     async fn handle(&self, rpc: Rpc) -> RpcReply {
         match rpc {
-            Rpc::Append(r) => RpcReply::Append(self.raft.append_entries(r).await),
-            Rpc::Vote(r) => RpcReply::Vote(self.raft.vote(r).await),
-            Rpc::Snapshot(r) => RpcReply::Snapshot(self.raft.install_snapshot(r).await),
-            Rpc::Forward(b) => RpcReply::Forward(handle_forward(&self.raft, b).await),
+            Rpc::Append(r) => RpcReply::Append(self.ctx.raft.append_entries(r).await),
+            Rpc::Vote(r) => RpcReply::Vote(self.ctx.raft.vote(r).await),
+            Rpc::Snapshot(r) => RpcReply::Snapshot(self.ctx.raft.install_snapshot(r).await),
+            Rpc::Forward(b) => RpcReply::Forward(handle_forward(&self.ctx, b).await),
             Rpc::WaitApplied { index, timeout_ms } => {
                 let t = Duration::from_millis(timeout_ms.min(30_000));
-                RpcReply::WaitApplied(self.reader.wait_applied(index, t).await.map_err(|e| e.to_string()))
+                RpcReply::WaitApplied(self.ctx.reader.wait_applied(index, t).await.map_err(|e| e.to_string()))
+            }
+            Rpc::Lease { node_id } => {
+                RpcReply::Lease(self.ctx.lease.grant(&self.ctx.raft, &self.ctx.reader, node_id).await)
             }
         }
     }
@@ -101,8 +110,11 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
     let raft_listener = tokio::net::TcpListener::bind(me.raft)
         .await
         .with_context(|| format!("binding the internal listener {}", me.raft))?;
-    let peer_rpc = Arc::new(PeerRpc { raft: raft.clone(), reader: reader.clone() });
+    let lease = Arc::new(Lease::new(me.id, Duration::from_millis(spec.raft.lease_ms)));
+    let ctx = Ctx { raft: raft.clone(), network: network.clone(), reader: reader.clone(), lease: lease.clone() };
+    let peer_rpc = Arc::new(PeerRpc { ctx: ctx.clone() });
     let transport = tokio::spawn(authd_raft::network::serve(raft_listener, secret, peer_rpc));
+    lease.clone().spawn_keeper(raft.clone(), network.clone());
 
     if spec.join {
         tracing::info!("joining: waiting to be added with `authd cluster add-node`");
@@ -120,11 +132,12 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
     }
     telemetry::export_raft_gauges(raft.clone(), committed.clone());
 
-    let proposer = Proposer::start(Ctx { raft: raft.clone(), network, reader: reader.clone() });
+    let proposer = Proposer::start(ctx);
+    let hasher = Hasher::new(std::thread::available_parallelism().map_or(2, |n| n.get()));
     let deps = Deps {
         proposer: proposer.clone(),
         reader: reader.clone(),
-        hasher: Hasher::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
+        hasher: hasher.clone(),
         session_ttl_secs: spec.sessions.ttl_secs,
     };
     let slots = Arc::new(ActorSlots::default());
@@ -133,7 +146,30 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
         .context("starting actors")?;
     spawn_expirer(raft.clone(), proposer, spec.sessions.expire_every_secs);
 
-    let backend = NodeBackend::new(raft.clone(), reader, committed, slots, spec.secrets.cluster.clone(), prometheus);
+    let authorizer = Authorizer::new(reader.clone(), lease, &spec.secrets.jwt, spec.web.jwt_ttl_secs);
+    let settings = WebSettings {
+        cookie: CookieSettings {
+            name: spec.cookies.name.clone(),
+            domain: spec.cookies.domain.clone(),
+            secure: spec.cookies.secure,
+            same_site: spec.cookies.same_site.clone(),
+        },
+        redirect_hosts: spec.web.redirect_hosts.clone(),
+        default_next_page: spec.web.default_next_page.clone(),
+        require_auth: spec.web.require_auth,
+    };
+    let backend = NodeBackend::new(Parts {
+        raft: raft.clone(),
+        reader,
+        committed,
+        slots,
+        cluster_secret: spec.secrets.cluster.clone(),
+        prometheus,
+        authorizer,
+        settings,
+        hasher,
+    })
+    .await?;
     let app = authd_web::router(backend);
     let http = tokio::net::TcpListener::bind(me.http)
         .await

@@ -123,6 +123,40 @@ pub type Reply = Result<Applied, Rejected>;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Batch(pub Vec<Command>);
 
+impl Command {
+    /// Whether applying this can take away access that a node might still grant: such
+    /// commands are acknowledged only once no node can serve the old state (see `node::lease`).
+    pub fn narrows_access(&self) -> bool {
+        match self {
+            Command::CreateUser(_)
+            | Command::CreateSession(_)
+            | Command::CreateClient(_)
+            | Command::IssueToken(_)
+            | Command::Expire { .. }
+            | Command::SetVerified { .. }
+            | Command::GrantRole { .. }
+            | Command::GrantScope { .. } => false,
+            Command::SetSuspended { suspended, .. } => *suspended,
+            Command::SetPassword { .. }
+            | Command::UpdateProfile { .. }
+            | Command::DefineRole { .. }
+            | Command::RevokeRole { .. }
+            | Command::RevokeScope { .. }
+            | Command::EndSession { .. }
+            | Command::EndUserSessions { .. }
+            | Command::RevokeClient { .. }
+            | Command::RevokeToken { .. } => true,
+        }
+    }
+}
+
+impl Batch {
+    /// Whether any command of the batch narrows access.
+    pub fn narrows_access(&self) -> bool {
+        self.0.iter().any(Command::narrows_access)
+    }
+}
+
 /// One reply per command of the batch, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct BatchReply(pub Vec<Reply>);

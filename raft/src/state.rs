@@ -46,6 +46,8 @@ pub struct State {
     usernames: HashMap<String, u64>,
     emails: HashMap<String, u64>,
     roles: OrdMap<String, Arc<BTreeSet<String>>>,
+    /// Bumped by every role definition, so caches keyed on it see role edits at once.
+    roles_version: u64,
     sessions: HashMap<String, Arc<Session>>,
     /// (user id, session id): "every session of a user" is a range scan.
     user_sessions: OrdSet<(u64, String)>,
@@ -64,6 +66,7 @@ impl Default for State {
             usernames: HashMap::new(),
             emails: HashMap::new(),
             roles: seeded_roles(),
+            roles_version: 0,
             sessions: HashMap::new(),
             user_sessions: OrdSet::new(),
             clients: HashMap::new(),
@@ -136,6 +139,11 @@ impl State {
         self.roles.get(name)
     }
 
+    /// Changes whenever any role's scopes change.
+    pub fn roles_version(&self) -> u64 {
+        self.roles_version
+    }
+
     /// A user's effective scopes: their roles' scopes plus their own grants.
     pub fn effective_scopes(&self, user: &User) -> BTreeSet<String> {
         let mut all = user.scopes.clone();
@@ -172,6 +180,7 @@ impl State {
                     return Err(Rejected::Invalid("empty role name".into()));
                 }
                 self.roles.insert(role.clone(), Arc::new(scopes.clone()));
+                self.roles_version += 1;
                 Ok(Applied::Done)
             }
             Command::GrantRole { user_id, role } => {

@@ -127,6 +127,70 @@ pub struct SessionView {
     pub user_agent: Option<String>,
 }
 
+/// A credential found on a `/auth` request, in the order DESIGN.md fixes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// `Authorization: Bearer <token>`: an opaque access token.
+    Bearer(String),
+    /// Every value of the NG session cookie, tried in order.
+    NgCookies(Vec<String>),
+}
+
+/// The node's answer to a `/auth` check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthDecision {
+    /// No credential: pass through anonymously.
+    Anonymous,
+    /// Authenticated and authorized: the upstream JWT.
+    Allow(String),
+    /// A credential was presented but is not valid (forged, expired, revoked, unknown).
+    Unauthorized {
+        /// Why, safe to show.
+        reason: String,
+        /// The NG cookie should be deleted.
+        clear_cookie: bool,
+    },
+    /// Valid, but lacks required scopes.
+    Forbidden(Vec<String>),
+    /// This node cannot decide safely right now (not current with the leader): fail closed.
+    Unavailable(String),
+}
+
+/// A login attempt.
+#[derive(Debug, Clone)]
+pub struct LoginRequest {
+    /// Username or e-mail.
+    pub login: String,
+    /// Password as typed.
+    pub password: String,
+    /// Client address.
+    pub ip: Option<String>,
+    /// Browser.
+    pub user_agent: Option<String>,
+}
+
+/// A successful login: the cookie to set.
+#[derive(Debug, Clone)]
+pub struct LoginOk {
+    /// Signed NG cookie value.
+    pub cookie: String,
+    /// Cookie lifetime.
+    pub max_age_secs: u64,
+}
+
+/// Web-facing settings the node owns (from `cluster.toml`).
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    /// NG cookie attributes.
+    pub cookie: crate::cookies::CookieSettings,
+    /// Hosts (and their subdomains) `next_page` may point to.
+    pub redirect_hosts: Vec<String>,
+    /// Where to go after login when no (safe) `next_page` is given.
+    pub default_next_page: String,
+    /// Answer 401 instead of anonymous 200 when `/auth` sees no credential.
+    pub require_auth: bool,
+}
+
 /// What the web layer needs from a node.
 pub trait Backend: Clone + Send + Sync + 'static {
     /// Raft role, term, indexes and members of this node.
@@ -149,6 +213,18 @@ pub trait Backend: Clone + Send + Sync + 'static {
     fn end_session(&self, id: &str) -> impl Future<Output = Result<u64, BackendError>> + Send;
     /// Add a voter (as a learner first, caught up, then promoted); leader only.
     fn add_member(&self, member: MemberView) -> impl Future<Output = Result<ClusterStatus, BackendError>> + Send;
+    /// End every session of a user (id or username); returns how many ended.
+    fn end_user_sessions(&self, key: &str) -> impl Future<Output = Result<u64, BackendError>> + Send;
+    /// Suspend a user (id or username): ends their sessions and tokens everywhere before returning.
+    fn suspend_user(&self, key: &str, suspended: bool) -> impl Future<Output = Result<u64, BackendError>> + Send;
+    /// Cookie, redirect and `/auth` policy.
+    fn settings(&self) -> &WebSettings;
+    /// The `/auth` decision, from local replicated state only: no I/O, no await.
+    fn authorize(&self, credential: Option<Credential>, required_scopes: &[String]) -> AuthDecision;
+    /// Check a password and start a session. `Err(Invalid)` for any bad credential, never saying which part.
+    fn login(&self, req: LoginRequest) -> impl Future<Output = Result<LoginOk, BackendError>> + Send;
+    /// End the sessions the given NG cookie values name (logout); ignores invalid ones.
+    fn logout(&self, cookies: Vec<String>) -> impl Future<Output = Result<u64, BackendError>> + Send;
     /// Remove a voter; leader only.
     fn remove_member(&self, id: u64) -> impl Future<Output = Result<ClusterStatus, BackendError>> + Send;
 }

@@ -1,11 +1,19 @@
 //! authd's HTTP surface. It talks to the node through [`Backend`], a narrow handle, and never
 //! to openraft directly, so every route can be exercised against any implementation.
 
+mod authn;
 pub mod backend;
 pub mod cli_auth;
+pub mod cookies;
 pub mod error;
+mod login;
+pub mod next_page;
 mod operator;
 mod routes;
 
-pub use backend::{Backend, BackendError, ClusterStatus, MemberView, NewSession, NewUserRequest, SessionView, UserView};
+pub use backend::{
+    AuthDecision, Backend, BackendError, ClusterStatus, Credential, LoginOk, LoginRequest, MemberView, NewSession,
+    NewUserRequest, SessionView, UserView, WebSettings,
+};
+pub use cookies::CookieSettings;
 pub use routes::router;

@@ -106,3 +106,35 @@ pub async fn remove_member<B: Backend>(
 ) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(b.remove_member(id).await?))
 }
+
+/// `DELETE /api/v1/users/{key}/sessions`: "log out everywhere".
+pub async fn end_user_sessions<B: Backend>(
+    State(b): State<B>,
+    Path(key): Path<String>,
+    Signed(()): Signed<()>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(json!({ "ended": b.end_user_sessions(&key).await? })))
+}
+
+/// Body of `POST /api/v1/users/{key}/suspend`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuspendBody {
+    /// `false` reinstates.
+    #[serde(default = "yes")]
+    pub suspended: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `POST /api/v1/users/{key}/suspend`
+pub async fn suspend_user<B: Backend>(
+    State(b): State<B>,
+    Path(key): Path<String>,
+    Signed(body): Signed<Option<SuspendBody>>,
+) -> Result<impl IntoResponse, ApiError> {
+    let suspended = body.is_none_or(|b| b.suspended);
+    Ok(Json(json!({ "ended": b.suspend_user(&key, suspended).await? })))
+}

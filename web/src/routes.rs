@@ -9,12 +9,15 @@ use axum::routing::{delete, get, post};
 use serde_json::json;
 
 use crate::backend::Backend;
-use crate::operator;
+use crate::{authn, login, operator};
 
 /// Every public route of a node, bound to its backend.
 pub fn router<B: Backend>(backend: B) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/auth", get(authn::auth::<B>))
+        .route("/login", get(login::form).post(login::submit::<B>))
+        .route("/logout", get(login::logout::<B>).post(login::logout::<B>))
         .route("/readyz", get(readyz::<B>))
         .route("/metrics", get(metrics::<B>))
         .route("/api/v1/cluster", get(cluster::<B>))
@@ -22,6 +25,8 @@ pub fn router<B: Backend>(backend: B) -> Router {
         .route("/api/v1/cluster/members/{id}", delete(operator::remove_member::<B>))
         .route("/api/v1/users", post(operator::add_user::<B>))
         .route("/api/v1/users/{key}", get(operator::get_user::<B>))
+        .route("/api/v1/users/{key}/sessions", delete(operator::end_user_sessions::<B>))
+        .route("/api/v1/users/{key}/suspend", post(operator::suspend_user::<B>))
         .route("/api/v1/sessions", post(operator::create_session::<B>))
         .route("/api/v1/sessions/{id}", get(operator::get_session::<B>).delete(operator::end_session::<B>))
         .with_state(backend)

@@ -2,16 +2,15 @@
 
 use authd_auth::Session;
 use authd_raft::{Applied, Command};
-use authd_web::{BackendError, NewSession, SessionView};
+use authd_web::{BackendError, NewSession};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use super::{Deps, map_outcome, now_ms};
-use crate::views::session_view;
 
 /// Requests the sessions actor takes.
 pub enum SessionsMsg {
     /// Start a session.
-    Create(NewSession, RpcReplyPort<Result<SessionView, BackendError>>),
+    Create(NewSession, RpcReplyPort<Result<Session, BackendError>>),
     /// End one session.
     End(String, RpcReplyPort<Result<u64, BackendError>>),
     /// End every session of a user.
@@ -70,7 +69,7 @@ fn ended(a: Applied) -> u64 {
     }
 }
 
-async fn create(deps: &Deps, req: NewSession, ttl_secs: u64) -> Result<SessionView, BackendError> {
+async fn create(deps: &Deps, req: NewSession, ttl_secs: u64) -> Result<Session, BackendError> {
     let id = authd_auth::random_hex(16).map_err(|e| BackendError::Internal(e.to_string()))?;
     let nonce = authd_auth::random_hex(16).map_err(|e| BackendError::Internal(e.to_string()))?;
     let created_ms = now_ms();
@@ -83,7 +82,6 @@ async fn create(deps: &Deps, req: NewSession, ttl_secs: u64) -> Result<SessionVi
         ip: req.ip,
         user_agent: req.user_agent,
     };
-    let view = session_view(&session);
-    map_outcome(deps.proposer.propose(Command::CreateSession(session)).await)?;
-    Ok(view)
+    map_outcome(deps.proposer.propose(Command::CreateSession(session.clone())).await)?;
+    Ok(session)
 }

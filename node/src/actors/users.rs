@@ -14,6 +14,8 @@ use crate::views::user_view;
 pub enum UsersMsg {
     /// Register an account.
     Add(NewUserRequest, RpcReplyPort<Result<UserView, BackendError>>),
+    /// Suspend (ends every session and token) or reinstate.
+    Suspend(u64, bool, RpcReplyPort<Result<u64, BackendError>>),
 }
 
 /// Stateless: all state is replicated; `Deps` reach it.
@@ -56,6 +58,13 @@ impl Actor for UsersActor {
                 let deps = deps.clone();
                 tokio::spawn(async move {
                     let _ = reply.send(add(&deps, req).await);
+                });
+            }
+            UsersMsg::Suspend(user_id, suspended, reply) => {
+                let deps = deps.clone();
+                tokio::spawn(async move {
+                    let r = map_outcome(deps.proposer.propose(Command::SetSuspended { user_id, suspended }).await);
+                    let _ = reply.send(r.map(|a| if let Applied::Ended(n) = a { n } else { 0 }));
                 });
             }
         }

@@ -32,6 +32,11 @@ pub enum Rpc {
         /// Give up (with an error) after this long.
         timeout_ms: u64,
     },
+    /// A follower asks the leader for a read lease (see `node`'s lease module).
+    Lease {
+        /// The asking node.
+        node_id: NodeId,
+    },
 }
 
 impl Rpc {
@@ -43,6 +48,7 @@ impl Rpc {
             Self::Snapshot(_) => "snapshot",
             Self::Forward(_) => "forward",
             Self::WaitApplied { .. } => "wait_applied",
+            Self::Lease { .. } => "lease",
         }
     }
 }
@@ -69,6 +75,8 @@ pub enum RpcReply {
     Forward(Result<ForwardOk, String>),
     /// Answer to [`Rpc::WaitApplied`]: the applied index reached, or why not.
     WaitApplied(Result<u64, String>),
+    /// Answer to [`Rpc::Lease`]: the index the follower must have applied to serve, or a refusal.
+    Lease(Result<u64, String>),
     /// The server could not handle the request at all.
     Error(String),
 }
@@ -82,6 +90,7 @@ impl RpcReply {
             Self::Snapshot(_) => "snapshot",
             Self::Forward(_) => "forward",
             Self::WaitApplied(_) => "wait_applied",
+            Self::Lease(_) => "lease",
             Self::Error(_) => "error",
         }
     }

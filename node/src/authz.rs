@@ -1,0 +1,234 @@
+//! The `/auth` decision: local replicated state only, no I/O, no await, no lock across work.
+//!
+//! A signed upstream JWT is reused while it has at least half its life left and nothing it
+//! depends on changed (same user record, same role definitions); revocation needs no cache
+//! invalidation because the session or token lookup comes first.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use authd_auth::tokens::{Authorizations, Hs256Keys, NgCookie, UpstreamClient, UpstreamSession, UpstreamUser, iso8601_ms};
+use authd_auth::{User, missing_scopes, token_digest};
+use authd_raft::sm_store::StateReader;
+use authd_raft::State;
+use authd_web::{AuthDecision, Credential};
+use subtle::ConstantTimeEq;
+
+use crate::actors::now_ms;
+use crate::lease::Lease;
+
+const SHARDS: usize = 16;
+const SHARD_CAP: usize = 16_384;
+
+#[derive(Clone)]
+struct Cached {
+    jwt: String,
+    exp: u64,
+    user: Option<Arc<User>>,
+    roles_version: u64,
+}
+
+/// Signs and caches upstream JWTs; decides `/auth`.
+pub struct Authorizer {
+    reader: StateReader,
+    lease: Arc<Lease>,
+    keys: Hs256Keys,
+    ttl_secs: u64,
+    cache: [Mutex<HashMap<String, Cached>>; SHARDS],
+}
+
+fn unauthorized(reason: &str, clear_cookie: bool) -> AuthDecision {
+    AuthDecision::Unauthorized { reason: reason.to_owned(), clear_cookie }
+}
+
+fn same_user(a: Option<&Arc<User>>, b: Option<&Arc<User>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+fn upstream_user(u: &User) -> UpstreamUser {
+    UpstreamUser {
+        username: u.username.clone(),
+        email: u.email.clone(),
+        user_id: u.id.to_string(),
+        name: u.name.clone(),
+        profile: u.profile.clone(),
+        verified: u.verified,
+    }
+}
+
+/// What a granted request is about, before signing.
+struct Subject<'a> {
+    key: String,
+    id: &'a str,
+    start_ms: u64,
+    end_ms: u64,
+    user: Option<&'a Arc<User>>,
+    client: Option<UpstreamClient>,
+    ip: Option<String>,
+    scopes: Vec<String>,
+}
+
+impl Authorizer {
+    /// An authorizer over this node's state and lease.
+    pub fn new(reader: StateReader, lease: Arc<Lease>, jwt_secret: &[u8], ttl_secs: u64) -> Authorizer {
+        Authorizer {
+            reader,
+            lease,
+            keys: Hs256Keys::new(jwt_secret),
+            ttl_secs,
+            cache: std::array::from_fn(|_| Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Keys for cookies (login issues them with the same secret).
+    pub fn keys(&self) -> &Hs256Keys {
+        &self.keys
+    }
+
+    /// See the module docs.
+    pub fn authorize(&self, credential: Option<Credential>, required: &[String]) -> AuthDecision {
+        let Some(credential) = credential else { return AuthDecision::Anonymous };
+        let view = self.reader.load();
+        if !self.lease.is_current(view.last_applied) {
+            metrics::counter!("authd_auth_stale_refusals_total").increment(1);
+            return AuthDecision::Unavailable("this node is not current with the cluster; retry".into());
+        }
+        let now = now_ms();
+        let decision = match credential {
+            Credential::Bearer(token) => self.bearer(&view.state, &token, required, now),
+            Credential::NgCookies(values) => self.cookie(&view.state, &values, required, now),
+        };
+        let outcome = match &decision {
+            AuthDecision::Allow(_) => "allow",
+            AuthDecision::Anonymous => "anonymous",
+            AuthDecision::Unauthorized { .. } => "unauthorized",
+            AuthDecision::Forbidden(_) => "forbidden",
+            AuthDecision::Unavailable(_) => "unavailable",
+        };
+        metrics::counter!("authd_auth_decisions_total", "outcome" => outcome).increment(1);
+        decision
+    }
+
+    fn cookie(&self, st: &State, values: &[String], required: &[String], now: u64) -> AuthDecision {
+        let found = values.iter().find_map(|v| {
+            let c = NgCookie::decode(&self.keys, v).ok()?;
+            let (s, u) = st.live_session(&c.session_id, now)?;
+            let nonce_ok: bool = s.nonce.as_bytes().ct_eq(c.nonce.as_bytes()).into();
+            (nonce_ok && c.user_id == u.id.to_string()).then_some((s, u))
+        });
+        let Some((s, u)) = found else { return unauthorized("Not a valid user session token", true) };
+        let scopes: Vec<String> = st.effective_scopes(u).into_iter().collect();
+        self.grant(st, required, now, Subject {
+            key: format!("s:{}", s.id),
+            id: &s.id,
+            start_ms: s.created_ms,
+            end_ms: s.expires_ms,
+            user: Some(u),
+            client: None,
+            ip: s.ip.clone(),
+            scopes,
+        })
+    }
+
+    fn bearer(&self, st: &State, token: &str, required: &[String], now: u64) -> AuthDecision {
+        let digest = token_digest(token);
+        let Some(t) = st.live_token(&digest, now) else { return unauthorized("Not a valid auth token", false) };
+        if t.kind != authd_auth::TokenKind::Access {
+            return unauthorized("Not a valid auth token", false);
+        }
+        let user = match t.user_id {
+            Some(uid) => match st.user(uid) {
+                Some(u) if !u.suspended => Some(u),
+                _ => return unauthorized("Not a valid auth token", false),
+            },
+            None => None,
+        };
+        let client = match &t.client_id {
+            Some(cid) => match st.client(cid) {
+                Some(c) => Some(c),
+                None => return unauthorized("Not a valid auth token", false),
+            },
+            None => None,
+        };
+        // A token never carries more than its user (or client) may have right now.
+        let mut scopes: Vec<String> = t.scopes.iter().cloned().collect();
+        if let Some(u) = user {
+            let allowed = st.effective_scopes(u);
+            scopes.retain(|s| allowed.contains(s));
+        }
+        if let Some(c) = client {
+            scopes.retain(|s| c.scopes.contains(s));
+        }
+        let upstream_client = client.map(|c| UpstreamClient {
+            owner_id: c.owner_id.to_string(),
+            client_id: c.id.clone(),
+            name: c.name.clone(),
+            url: c.url.clone(),
+            description: c.description.clone(),
+            redirect_uri: c.redirect_uris.first().cloned(),
+        });
+        self.grant(st, required, now, Subject {
+            key: format!("t:{digest}"),
+            id: &digest,
+            start_ms: t.created_ms,
+            end_ms: t.expires_ms,
+            user,
+            client: upstream_client,
+            ip: None,
+            scopes,
+        })
+    }
+
+    fn grant(&self, st: &State, required: &[String], now_ms: u64, s: Subject<'_>) -> AuthDecision {
+        let missing = missing_scopes(s.scopes.iter().map(String::as_str), required.iter().map(String::as_str));
+        if !missing.is_empty() {
+            return AuthDecision::Forbidden(missing);
+        }
+        let now = now_ms / 1000;
+        let shard = self.shard(&s.key);
+        if let Some(c) = shard.lock().ok().and_then(|m| m.get(&s.key).cloned()) {
+            if c.exp >= now + self.ttl_secs / 2 && same_user(c.user.as_ref(), s.user) && c.roles_version == st.roles_version() {
+                return AuthDecision::Allow(c.jwt);
+            }
+        }
+        let exp = (now + self.ttl_secs).min(s.end_ms / 1000).max(now + 1);
+        let claims = UpstreamSession {
+            session_id: s.id.to_owned(),
+            start_time: iso8601_ms(s.start_ms),
+            user: s.user.map(|u| upstream_user(u)),
+            client: s.client,
+            end_time: Some(iso8601_ms(s.end_ms)),
+            authorizations: Some(Authorizations { classic: 0, endorsements: Vec::new(), scopes: s.scopes }),
+            ip_address: s.ip,
+            remote_host: None,
+            nonce: None,
+            iat: now,
+            exp,
+        };
+        match claims.encode(&self.keys) {
+            Ok(jwt) => {
+                if let Ok(mut m) = shard.lock() {
+                    if m.len() >= SHARD_CAP {
+                        m.retain(|_, c| c.exp > now);
+                        if m.len() >= SHARD_CAP {
+                            m.clear();
+                        }
+                    }
+                    m.insert(s.key, Cached { jwt: jwt.clone(), exp, user: s.user.cloned(), roles_version: st.roles_version() });
+                }
+                AuthDecision::Allow(jwt)
+            }
+            Err(e) => AuthDecision::Unavailable(format!("could not sign the upstream token: {e}")),
+        }
+    }
+
+    #[allow(clippy::indexing_slicing)] // `% SHARDS` of a `[_; SHARDS]` is always in range.
+    fn shard(&self, key: &str) -> &Mutex<HashMap<String, Cached>> {
+        let h = key.bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(b)));
+        &self.cache[h % SHARDS]
+    }
+}

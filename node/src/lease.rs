@@ -1,0 +1,204 @@
+//! Read leases: how a node knows it may answer `/auth` from local state, and how a revocation
+//! knows when no node can answer from the state before it.
+//!
+//! **Follower side.** Every quarter lease a follower sends `Lease` to the leader at local time
+//! `t0`. The leader answers only after a linearizable read (`ensure_linearizable`: it is still
+//! leader per a quorum, and has applied everything committed before the request) with its
+//! applied index `c`. The follower may then serve credentialed requests until `t0 + L` as long as
+//! its own applied index is ≥ `c`. The lease runs from when the request was *sent*, so a message
+//! that sat in a socket while the node was paused (SIGSTOP) can only hand out an expired lease.
+//!
+//! **Leader side.** The leader serves while a quorum acknowledged it within `L`
+//! (openraft's `millis_since_quorum_ack`, measured from when heartbeats were sent).
+//!
+//! **Revocation** (commands that [`authd_raft::Command::narrows_access`]): after the leader has
+//! committed and applied entry `I`, it asks every other voter to confirm `applied ≥ I`
+//! (`WaitApplied`). For a voter that does not confirm, it waits until `g + L` where `g` is the
+//! last time it answered that voter's lease request: any lease granted before `I` was applied
+//! then has run out, and any granted after requires `applied ≥ I`. A lease granted by an earlier
+//! leader ran out before this leader could be elected, because `L` is shorter than the election
+//! timeout (checked at start-up). Clock *rates* must agree within [`DRIFT_MARGIN`]; clocks need
+//! not be synchronised. So once the revoke call returns, no node answers 200 for the credential.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use authd_raft::network::{Network, Rpc, RpcReply};
+use authd_raft::sm_store::StateReader;
+use authd_raft::{NodeId, Raft};
+use openraft::ServerState;
+
+/// Extra wait on top of the lease, covering clock-rate differences between nodes.
+pub const DRIFT_MARGIN: f64 = 0.10;
+/// How long a non-revoking write waits for a peer to confirm it applied the write.
+const SOFT_VISIBILITY: Duration = Duration::from_millis(250);
+/// A peer that failed to confirm is not waited for (on soft writes) for this long.
+const UNHEALTHY_FOR: Duration = Duration::from_secs(1);
+
+/// Lease state of one node.
+pub struct Lease {
+    me: NodeId,
+    len: Duration,
+    epoch: Instant,
+    /// Serve credentialed requests until this instant (nanos since `epoch`).
+    until: AtomicU64,
+    /// ...and only with at least this applied index.
+    required: AtomicU64,
+    /// Leader: when it last answered each follower's lease request.
+    granted: Mutex<HashMap<NodeId, Instant>>,
+    /// Leader: peers that recently failed to confirm a write.
+    unhealthy: Mutex<HashMap<NodeId, Instant>>,
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl Lease {
+    /// Lease of length `len` for node `me`.
+    pub fn new(me: NodeId, len: Duration) -> Lease {
+        Lease {
+            me,
+            len,
+            epoch: Instant::now(),
+            until: AtomicU64::new(0),
+            required: AtomicU64::new(u64::MAX),
+            granted: Mutex::new(HashMap::new()),
+            unhealthy: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Hot path: may this node answer a credentialed request from its local state?
+    pub fn is_current(&self, applied: Option<u64>) -> bool {
+        let until = self.until.load(Ordering::Acquire);
+        let required = self.required.load(Ordering::Acquire);
+        nanos(self.epoch.elapsed()) < until && applied.is_some_and(|a| a >= required)
+    }
+
+    fn extend(&self, start: Instant, required: u64) {
+        self.required.store(required, Ordering::Release);
+        let until = nanos(start.saturating_duration_since(self.epoch) + self.len);
+        self.until.store(until, Ordering::Release);
+    }
+
+    fn lapse(&self) {
+        self.until.store(0, Ordering::Release);
+    }
+
+    /// Leader: answer a follower's lease request (a linearizable read of the applied index).
+    pub async fn grant(&self, raft: &Raft, reader: &StateReader, node: NodeId) -> Result<u64, String> {
+        raft.ensure_linearizable().await.map_err(|e| format!("not leader: {e}"))?;
+        let applied = reader.applied_index().unwrap_or(0);
+        if let Ok(mut g) = self.granted.lock() {
+            g.insert(node, Instant::now());
+        }
+        Ok(applied)
+    }
+
+    /// Keep this node's lease fresh (runs for the life of the node).
+    pub fn spawn_keeper(self: std::sync::Arc<Self>, raft: Raft, network: Network) {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(self.len / 4);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                self.refresh(&raft, &network).await;
+            }
+        });
+    }
+
+    async fn refresh(&self, raft: &Raft, network: &Network) {
+        let (state, leader, quorum_ms, single, leader_addr) = {
+            let m = raft.metrics();
+            let m = m.borrow();
+            let mem = m.membership_config.membership();
+            let single = mem.voter_ids().count() == 1 && mem.voter_ids().any(|v| v == self.me);
+            let addr = m.current_leader.and_then(|l| mem.get_node(&l).map(|n| n.raft.clone()));
+            (m.state, m.current_leader, m.millis_since_quorum_ack, single, addr)
+        };
+        let now = Instant::now();
+        match state {
+            ServerState::Leader if single => self.extend(now, 0),
+            ServerState::Leader => match quorum_ms {
+                Some(ms) if Duration::from_millis(ms) < self.len => {
+                    self.extend(now.checked_sub(Duration::from_millis(ms)).unwrap_or(now), 0)
+                }
+                _ => self.lapse(),
+            },
+            _ => {
+                let (Some(leader), Some(addr)) = (leader, leader_addr) else { return };
+                if leader == self.me {
+                    return;
+                }
+                let t0 = Instant::now();
+                match network.peer(&addr).call(&Rpc::Lease { node_id: self.me }, self.len).await {
+                    Ok(RpcReply::Lease(Ok(required))) => self.extend(t0, required),
+                    Ok(RpcReply::Lease(Err(e))) => tracing::debug!(error = %e, "lease refused"),
+                    Ok(other) => tracing::warn!(reply = other.kind(), "unexpected reply to a lease request"),
+                    Err(e) => tracing::debug!(error = %e, "lease request failed"),
+                }
+            }
+        }
+        metrics::gauge!("authd_lease_current").set(if self.is_current(raft.metrics().borrow().last_applied.map(|l| l.index)) { 1.0 } else { 0.0 });
+    }
+
+    /// Leader, after applying entry `index`: return once every other voter has applied it or
+    /// (if `strict`) can no longer serve older state. Soft waits skip peers known to be down.
+    pub async fn wait_visible(&self, raft: &Raft, network: &Network, index: u64, strict: bool) {
+        let peers: Vec<(NodeId, String)> = {
+            let m = raft.metrics();
+            let m = m.borrow();
+            let mem = m.membership_config.membership();
+            mem.voter_ids()
+                .filter(|v| *v != self.me)
+                .filter_map(|v| mem.get_node(&v).map(|n| (v, n.raft.clone())))
+                .collect()
+        };
+        let started = Instant::now();
+        let waits = peers.into_iter().map(|(id, addr)| async move {
+            if !strict && self.is_unhealthy(id) {
+                return;
+            }
+            let timeout = if strict { self.len } else { SOFT_VISIBILITY };
+            let rpc = Rpc::WaitApplied { index, timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(500) };
+            match network.peer(&addr).call(&rpc, timeout + Duration::from_millis(50)).await {
+                Ok(RpcReply::WaitApplied(Ok(_))) => self.mark(id, true),
+                _ => {
+                    self.mark(id, false);
+                    if strict {
+                        self.wait_out_lease(id, started).await;
+                    }
+                }
+            }
+        });
+        futures::future::join_all(waits).await;
+        metrics::histogram!("authd_visibility_wait_seconds", "strict" => if strict { "yes" } else { "no" })
+            .record(started.elapsed().as_secs_f64());
+    }
+
+    async fn wait_out_lease(&self, node: NodeId, since: Instant) {
+        let last = self.granted.lock().ok().and_then(|g| g.get(&node).copied());
+        let Some(last) = last else { return };
+        let deadline = last + self.len.mul_f64(1.0 + DRIFT_MARGIN);
+        if deadline > Instant::now() {
+            tracing::info!(node, waited_ms = since.elapsed().as_millis() as u64, "peer did not confirm a revocation; waiting out its lease");
+            tokio::time::sleep_until(deadline.into()).await;
+        }
+    }
+
+    fn is_unhealthy(&self, node: NodeId) -> bool {
+        self.unhealthy.lock().ok().and_then(|u| u.get(&node).copied()).is_some_and(|t| t.elapsed() < UNHEALTHY_FOR)
+    }
+
+    fn mark(&self, node: NodeId, healthy: bool) {
+        if let Ok(mut u) = self.unhealthy.lock() {
+            if healthy {
+                u.remove(&node);
+            } else {
+                u.insert(node, Instant::now());
+            }
+        }
+    }
+}

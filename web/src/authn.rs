@@ -1,0 +1,131 @@
+//! `GET /auth`: NGINX's `auth_request` target, the hot path.
+//!
+//! Parsing happens here; the decision comes from the node's local replicated state through
+//! [`Backend::authorize`], which does no I/O. A 200 has an empty body (so NGINX keeps the
+//! upstream connection) and the upstream JWT as the bare value of `Authorization`.
+
+use axum::extract::State;
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::backend::{AuthDecision, Backend, Credential};
+use crate::cookies;
+
+/// Request header NGINX sets to name the scopes a location needs (space-separated, all required).
+pub const REQUIRED_SCOPES: &str = "x-required-scopes";
+/// Longest bearer token or scope list we look at.
+const MAX_LEN: usize = 4096;
+
+fn reason(status: StatusCode, reason: &str) -> Response {
+    (status, Json(json!({ "reason": reason }))).into_response()
+}
+
+/// Parse the credential: header first, then the NG cookie. `Err` means a malformed header (400).
+pub fn credential(headers: &HeaderMap, cookie_name: &str) -> Result<Option<Credential>, &'static str> {
+    if let Some(h) = headers.get(AUTHORIZATION) {
+        let h = h.to_str().map_err(|_| "malformed Authorization header")?;
+        let (scheme, token) = h.trim().split_once(' ').ok_or("malformed Authorization header")?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err("unsupported Authorization scheme; use Bearer");
+        }
+        let token = token.trim();
+        if token.is_empty() || token.len() > MAX_LEN || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err("malformed bearer token");
+        }
+        return Ok(Some(Credential::Bearer(token.to_owned())));
+    }
+    let values = cookies::values(headers, cookie_name);
+    Ok((!values.is_empty()).then_some(Credential::NgCookies(values)))
+}
+
+/// Parse `X-Required-Scopes`.
+pub fn required_scopes(headers: &HeaderMap) -> Result<Vec<String>, &'static str> {
+    let Some(h) = headers.get(REQUIRED_SCOPES) else { return Ok(Vec::new()) };
+    let h = h.to_str().map_err(|_| "malformed X-Required-Scopes")?;
+    if h.len() > MAX_LEN {
+        return Err("X-Required-Scopes too long");
+    }
+    Ok(h.split_ascii_whitespace().map(str::to_owned).collect())
+}
+
+/// The handler.
+pub async fn auth<B: Backend>(State(b): State<B>, headers: HeaderMap) -> Response {
+    let settings = b.settings();
+    let (cred, required) = match (credential(&headers, &settings.cookie.name), required_scopes(&headers)) {
+        (Ok(c), Ok(r)) => (c, r),
+        (Err(e), _) | (_, Err(e)) => return reason(StatusCode::BAD_REQUEST, e),
+    };
+    let anonymous_ok = !settings.require_auth && required.is_empty();
+    let mut resp = match b.authorize(cred, &required) {
+        AuthDecision::Anonymous if anonymous_ok => StatusCode::OK.into_response(),
+        AuthDecision::Anonymous => reason(StatusCode::UNAUTHORIZED, "authentication required"),
+        AuthDecision::Allow(jwt) => match HeaderValue::from_str(&jwt) {
+            Ok(v) => {
+                let mut r = StatusCode::OK.into_response();
+                r.headers_mut().insert(AUTHORIZATION, v);
+                r
+            }
+            Err(_) => reason(StatusCode::INTERNAL_SERVER_ERROR, "could not encode the upstream token"),
+        },
+        AuthDecision::Unauthorized { reason: why, clear_cookie } => {
+            let mut r = reason(StatusCode::UNAUTHORIZED, &why);
+            if clear_cookie {
+                if let Ok(v) = HeaderValue::from_str(&settings.cookie.clear()) {
+                    r.headers_mut().insert(SET_COOKIE, v);
+                }
+            }
+            r
+        }
+        AuthDecision::Forbidden(missing) => {
+            (StatusCode::FORBIDDEN, Json(json!({"reason": "insufficient scope", "missing": missing}))).into_response()
+        }
+        AuthDecision::Unavailable(why) => reason(StatusCode::SERVICE_UNAVAILABLE, &why),
+    };
+    resp.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::header::COOKIE;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn h(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for (k, v) in pairs {
+            if let Ok(v) = HeaderValue::from_str(v) {
+                m.append(*k, v);
+            }
+        }
+        m
+    }
+
+    #[test]
+    fn header_wins_over_cookie_and_bad_headers_are_400() {
+        let both = h(&[("authorization", "Bearer tok"), ("cookie", "C=v")]);
+        assert_eq!(credential(&both, "C"), Ok(Some(Credential::Bearer("tok".into()))));
+        assert_eq!(credential(&h(&[("cookie", "C=v; C=w")]), "C"), Ok(Some(Credential::NgCookies(vec!["v".into(), "w".into()]))));
+        assert_eq!(credential(&h(&[]), "C"), Ok(None));
+        for bad in ["abc", "Basic dXNlcjpw", "Bearer ", "Bearer a b"] {
+            assert!(credential(&h(&[("authorization", bad)]), "C").is_err(), "{bad:?}");
+        }
+        assert_eq!(required_scopes(&h(&[("x-required-scopes", " a:b  c:d ")])), Ok(vec!["a:b".into(), "c:d".into()]));
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_header_bytes_never_panic(auth in proptest::collection::vec(any::<u8>(), 0..300),
+                                              cookie in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let mut m = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_bytes(&auth) { m.insert(AUTHORIZATION, v); }
+            if let Ok(v) = HeaderValue::from_bytes(&cookie) { m.insert(COOKIE, v); }
+            let _ = credential(&m, "ARXIVNG_SESSION_ID");
+            let _ = required_scopes(&m);
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! Cookie parsing (every value of a name, in order) and the NG session cookie's attributes.
+
+use axum::http::HeaderMap;
+use axum::http::header::COOKIE;
+
+/// How the NG session cookie is set (reference §2.6), from `[cookies]`.
+#[derive(Debug, Clone)]
+pub struct CookieSettings {
+    /// Cookie name, `ARXIVNG_SESSION_ID` by default.
+    pub name: String,
+    /// `Domain` attribute, if any.
+    pub domain: Option<String>,
+    /// Add `Secure` (and HSTS on pages); on in production.
+    pub secure: bool,
+    /// `SameSite` value: `Lax`, `Strict` or `None`.
+    pub same_site: String,
+}
+
+/// Every value of cookie `name` across all `Cookie` headers, in order (duplicates happen when a
+/// parent domain and a subdomain both set it). Bytes that are not visible ASCII are skipped.
+pub fn values(headers: &HeaderMap, name: &str) -> Vec<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .flat_map(|h| h.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim().trim_matches('"').to_owned())
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+impl CookieSettings {
+    /// `Set-Cookie` value for a new session cookie.
+    pub fn set(&self, value: &str, max_age_secs: u64) -> String {
+        format!("{}={}; Path=/; HttpOnly; Max-Age={}{}", self.name, value, max_age_secs, self.attrs())
+    }
+
+    /// `Set-Cookie` value that deletes the cookie.
+    pub fn clear(&self) -> String {
+        format!("{}=; Path=/; HttpOnly; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT{}", self.name, self.attrs())
+    }
+
+    fn attrs(&self) -> String {
+        let mut a = String::new();
+        if let Some(d) = &self.domain {
+            a.push_str("; Domain=");
+            a.push_str(d);
+        }
+        if self.secure {
+            a.push_str("; Secure");
+        }
+        a.push_str("; SameSite=");
+        a.push_str(&self.same_site);
+        a
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn all_values_in_order_across_headers() {
+        let mut h = HeaderMap::new();
+        h.append(COOKIE, HeaderValue::from_static("a=1; S=first; b=2"));
+        h.append(COOKIE, HeaderValue::from_static("S=second;S=;junk"));
+        assert_eq!(values(&h, "S"), vec!["first", "second"]);
+        assert!(values(&h, "missing").is_empty());
+    }
+
+    #[test]
+    fn attributes() {
+        let c = CookieSettings { name: "N".into(), domain: Some("arxiv.org".into()), secure: true, same_site: "Lax".into() };
+        assert_eq!(c.set("v", 10), "N=v; Path=/; HttpOnly; Max-Age=10; Domain=arxiv.org; Secure; SameSite=Lax");
+        assert!(c.clear().starts_with("N=; Path=/; HttpOnly; Max-Age=0;"));
+    }
+}
