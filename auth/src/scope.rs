@@ -27,7 +27,10 @@ pub struct Scope {
 impl Scope {
     /// The `domain:action:*` form that grants the action on every resource.
     pub fn as_global(&self) -> Scope {
-        Scope { resource: Some("*".into()), ..self.clone() }
+        Scope {
+            resource: Some("*".into()),
+            ..self.clone()
+        }
     }
 
     /// Whether a holder of `self` may do what `required` names.
@@ -44,7 +47,8 @@ impl Scope {
 
 fn valid_part(p: &str) -> bool {
     !p.is_empty()
-        && p.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'*'))
+        && p.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'*'))
 }
 
 impl FromStr for Scope {
@@ -64,7 +68,11 @@ impl FromStr for Scope {
         {
             return Err(ScopeError::Malformed(s.into()));
         }
-        Ok(Scope { domain: domain.into(), action: action.into(), resource: resource.map(Into::into) })
+        Ok(Scope {
+            domain: domain.into(),
+            action: action.into(),
+            resource: resource.map(Into::into),
+        })
     }
 }
 
@@ -119,7 +127,10 @@ mod tests {
         let granted = ["submission:read:*", "profile:update"];
         assert!(missing_scopes(granted, ["submission:read:7"]).is_empty());
         assert!(missing_scopes(granted, ["submission:read"]).is_empty());
-        assert_eq!(missing_scopes(granted, ["profile:update:9"]), vec!["profile:update:9"]);
+        assert_eq!(
+            missing_scopes(granted, ["profile:update:9"]),
+            vec!["profile:update:9"]
+        );
         assert_eq!(missing_scopes(granted, ["bogus"]), vec!["bogus"]);
     }
 }

@@ -47,14 +47,22 @@ impl std::fmt::Debug for Hs256Keys {
 impl Hs256Keys {
     /// Keys from the shared JWT secret.
     pub fn new(secret: &[u8]) -> Hs256Keys {
-        Hs256Keys { enc: EncodingKey::from_secret(secret), dec: DecodingKey::from_secret(secret) }
+        Hs256Keys {
+            enc: EncodingKey::from_secret(secret),
+            dec: DecodingKey::from_secret(secret),
+        }
     }
 
     fn sign<T: Serialize>(&self, claims: &T) -> Result<String, TokenError> {
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.enc).map_err(|e| TokenError::Sign(e.to_string()))
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.enc)
+            .map_err(|e| TokenError::Sign(e.to_string()))
     }
 
-    fn verify<T: serde::de::DeserializeOwned>(&self, token: &str, leeway: u64) -> Result<T, TokenError> {
+    fn verify<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        leeway: u64,
+    ) -> Result<T, TokenError> {
         let mut v = Validation::new(Algorithm::HS256);
         v.leeway = leeway;
         v.validate_exp = true;
@@ -170,7 +178,11 @@ impl UpstreamSession {
     }
 
     /// Verify a token received from NGINX (downstream side); `leeway` seconds of clock skew.
-    pub fn decode(keys: &Hs256Keys, token: &str, leeway: u64) -> Result<UpstreamSession, TokenError> {
+    pub fn decode(
+        keys: &Hs256Keys,
+        token: &str,
+        leeway: u64,
+    ) -> Result<UpstreamSession, TokenError> {
         keys.verify(token, leeway)
     }
 }
@@ -199,7 +211,13 @@ mod tests {
     use super::*;
 
     fn cookie(exp: u64) -> NgCookie {
-        NgCookie { user_id: "1".into(), session_id: "s".into(), nonce: "n".into(), expires: iso8601_ms(exp * 1000), exp }
+        NgCookie {
+            user_id: "1".into(),
+            session_id: "s".into(),
+            nonce: "n".into(),
+            expires: iso8601_ms(exp * 1000),
+            exp,
+        }
     }
 
     #[test]
@@ -208,8 +226,14 @@ mod tests {
         let far = 4_000_000_000;
         let t = cookie(far).encode(&k).unwrap();
         assert_eq!(NgCookie::decode(&k, &t).unwrap(), cookie(far));
-        assert_eq!(NgCookie::decode(&Hs256Keys::new(b"other"), &t), Err(TokenError::Invalid));
-        assert_eq!(NgCookie::decode(&k, &cookie(1).encode(&k).unwrap()), Err(TokenError::Expired));
+        assert_eq!(
+            NgCookie::decode(&Hs256Keys::new(b"other"), &t),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(
+            NgCookie::decode(&k, &cookie(1).encode(&k).unwrap()),
+            Err(TokenError::Expired)
+        );
         assert_eq!(NgCookie::decode(&k, "garbage"), Err(TokenError::Invalid));
         // A token missing a claim (the original accepted cookies without nonce) is refused.
         #[derive(Serialize)]
@@ -219,15 +243,29 @@ mod tests {
             expires: String,
             exp: u64,
         }
-        let p = Partial { user_id: "1".into(), session_id: "s".into(), expires: String::new(), exp: far };
-        assert_eq!(NgCookie::decode(&k, &k.sign(&p).unwrap()), Err(TokenError::Invalid));
+        let p = Partial {
+            user_id: "1".into(),
+            session_id: "s".into(),
+            expires: String::new(),
+            exp: far,
+        };
+        assert_eq!(
+            NgCookie::decode(&k, &k.sign(&p).unwrap()),
+            Err(TokenError::Invalid)
+        );
         // alg=none is refused.
-        let none = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.", t.split('.').nth(1).unwrap());
+        let none = format!(
+            "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.",
+            t.split('.').nth(1).unwrap()
+        );
         assert_eq!(NgCookie::decode(&k, &none), Err(TokenError::Invalid));
     }
 
     #[test]
     fn iso_format_matches_python_isoformat() {
-        assert_eq!(iso8601_ms(1_714_564_800_123), "2024-05-01T12:00:00.123000+00:00");
+        assert_eq!(
+            iso8601_ms(1_714_564_800_123),
+            "2024-05-01T12:00:00.123000+00:00"
+        );
     }
 }

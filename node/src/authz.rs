@@ -7,10 +7,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use authd_auth::tokens::{Authorizations, Hs256Keys, NgCookie, UpstreamClient, UpstreamSession, UpstreamUser, iso8601_ms};
+use authd_auth::tokens::{
+    Authorizations, Hs256Keys, NgCookie, UpstreamClient, UpstreamSession, UpstreamUser, iso8601_ms,
+};
 use authd_auth::{User, missing_scopes, token_digest};
-use authd_raft::sm_store::StateReader;
 use authd_raft::State;
+use authd_raft::sm_store::StateReader;
 use authd_web::{AuthDecision, Credential};
 use subtle::ConstantTimeEq;
 
@@ -38,7 +40,10 @@ pub struct Authorizer {
 }
 
 fn unauthorized(reason: &str, clear_cookie: bool) -> AuthDecision {
-    AuthDecision::Unauthorized { reason: reason.to_owned(), clear_cookie }
+    AuthDecision::Unauthorized {
+        reason: reason.to_owned(),
+        clear_cookie,
+    }
 }
 
 fn same_user(a: Option<&Arc<User>>, b: Option<&Arc<User>>) -> bool {
@@ -74,7 +79,12 @@ struct Subject<'a> {
 
 impl Authorizer {
     /// An authorizer over this node's state and lease.
-    pub fn new(reader: StateReader, lease: Arc<Lease>, jwt_secret: &[u8], ttl_secs: u64) -> Authorizer {
+    pub fn new(
+        reader: StateReader,
+        lease: Arc<Lease>,
+        jwt_secret: &[u8],
+        ttl_secs: u64,
+    ) -> Authorizer {
         Authorizer {
             reader,
             lease,
@@ -91,11 +101,15 @@ impl Authorizer {
 
     /// See the module docs.
     pub fn authorize(&self, credential: Option<Credential>, required: &[String]) -> AuthDecision {
-        let Some(credential) = credential else { return AuthDecision::Anonymous };
+        let Some(credential) = credential else {
+            return AuthDecision::Anonymous;
+        };
         let view = self.reader.load();
         if !self.lease.is_current(view.last_applied) {
             metrics::counter!("authd_auth_stale_refusals_total").increment(1);
-            return AuthDecision::Unavailable("this node is not current with the cluster; retry".into());
+            return AuthDecision::Unavailable(
+                "this node is not current with the cluster; retry".into(),
+            );
         }
         let now = now_ms();
         let decision = match credential {
@@ -120,23 +134,32 @@ impl Authorizer {
             let nonce_ok: bool = s.nonce.as_bytes().ct_eq(c.nonce.as_bytes()).into();
             (nonce_ok && c.user_id == u.id.to_string()).then_some((s, u))
         });
-        let Some((s, u)) = found else { return unauthorized("Not a valid user session token", true) };
+        let Some((s, u)) = found else {
+            return unauthorized("Not a valid user session token", true);
+        };
         let scopes: Vec<String> = st.effective_scopes(u).into_iter().collect();
-        self.grant(st, required, now, Subject {
-            key: format!("s:{}", s.id),
-            id: &s.id,
-            start_ms: s.created_ms,
-            end_ms: s.expires_ms,
-            user: Some(u),
-            client: None,
-            ip: s.ip.clone(),
-            scopes,
-        })
+        self.grant(
+            st,
+            required,
+            now,
+            Subject {
+                key: format!("s:{}", s.id),
+                id: &s.id,
+                start_ms: s.created_ms,
+                end_ms: s.expires_ms,
+                user: Some(u),
+                client: None,
+                ip: s.ip.clone(),
+                scopes,
+            },
+        )
     }
 
     fn bearer(&self, st: &State, token: &str, required: &[String], now: u64) -> AuthDecision {
         let digest = token_digest(token);
-        let Some(t) = st.live_token(&digest, now) else { return unauthorized("Not a valid auth token", false) };
+        let Some(t) = st.live_token(&digest, now) else {
+            return unauthorized("Not a valid auth token", false);
+        };
         if t.kind != authd_auth::TokenKind::Access {
             return unauthorized("Not a valid auth token", false);
         }
@@ -171,29 +194,39 @@ impl Authorizer {
             description: c.description.clone(),
             redirect_uri: c.redirect_uris.first().cloned(),
         });
-        self.grant(st, required, now, Subject {
-            key: format!("t:{digest}"),
-            id: &digest,
-            start_ms: t.created_ms,
-            end_ms: t.expires_ms,
-            user,
-            client: upstream_client,
-            ip: None,
-            scopes,
-        })
+        self.grant(
+            st,
+            required,
+            now,
+            Subject {
+                key: format!("t:{digest}"),
+                id: &digest,
+                start_ms: t.created_ms,
+                end_ms: t.expires_ms,
+                user,
+                client: upstream_client,
+                ip: None,
+                scopes,
+            },
+        )
     }
 
     fn grant(&self, st: &State, required: &[String], now_ms: u64, s: Subject<'_>) -> AuthDecision {
-        let missing = missing_scopes(s.scopes.iter().map(String::as_str), required.iter().map(String::as_str));
+        let missing = missing_scopes(
+            s.scopes.iter().map(String::as_str),
+            required.iter().map(String::as_str),
+        );
         if !missing.is_empty() {
             return AuthDecision::Forbidden(missing);
         }
         let now = now_ms / 1000;
         let shard = self.shard(&s.key);
-        if let Some(c) = shard.lock().ok().and_then(|m| m.get(&s.key).cloned()) {
-            if c.exp >= now + self.ttl_secs / 2 && same_user(c.user.as_ref(), s.user) && c.roles_version == st.roles_version() {
-                return AuthDecision::Allow(c.jwt);
-            }
+        if let Some(c) = shard.lock().ok().and_then(|m| m.get(&s.key).cloned())
+            && c.exp >= now + self.ttl_secs / 2
+            && same_user(c.user.as_ref(), s.user)
+            && c.roles_version == st.roles_version()
+        {
+            return AuthDecision::Allow(c.jwt);
         }
         let exp = (now + self.ttl_secs).min(s.end_ms / 1000).max(now + 1);
         let claims = UpstreamSession {
@@ -202,7 +235,11 @@ impl Authorizer {
             user: s.user.map(|u| upstream_user(u)),
             client: s.client,
             end_time: Some(iso8601_ms(s.end_ms)),
-            authorizations: Some(Authorizations { classic: 0, endorsements: Vec::new(), scopes: s.scopes }),
+            authorizations: Some(Authorizations {
+                classic: 0,
+                endorsements: Vec::new(),
+                scopes: s.scopes,
+            }),
             ip_address: s.ip,
             remote_host: None,
             nonce: None,
@@ -218,7 +255,15 @@ impl Authorizer {
                             m.clear();
                         }
                     }
-                    m.insert(s.key, Cached { jwt: jwt.clone(), exp, user: s.user.cloned(), roles_version: st.roles_version() });
+                    m.insert(
+                        s.key,
+                        Cached {
+                            jwt: jwt.clone(),
+                            exp,
+                            user: s.user.cloned(),
+                            roles_version: st.roles_version(),
+                        },
+                    );
                 }
                 AuthDecision::Allow(jwt)
             }
@@ -228,7 +273,9 @@ impl Authorizer {
 
     #[allow(clippy::indexing_slicing)] // `% SHARDS` of a `[_; SHARDS]` is always in range.
     fn shard(&self, key: &str) -> &Mutex<HashMap<String, Cached>> {
-        let h = key.bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(b)));
+        let h = key.bytes().fold(0usize, |h, b| {
+            h.wrapping_mul(31).wrapping_add(usize::from(b))
+        });
         &self.cache[h % SHARDS]
     }
 }

@@ -4,13 +4,13 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use authd_raft::{NodeAddr, Raft};
+use authd_auth::tokens::{NgCookie, iso8601_ms};
 use authd_raft::log_store::CommittedHandle;
 use authd_raft::sm_store::StateReader;
-use authd_auth::tokens::{NgCookie, iso8601_ms};
+use authd_raft::{NodeAddr, Raft};
 use authd_web::{
-    AuthDecision, Backend, BackendError, ClusterStatus, Credential, LoginOk, LoginRequest, MemberView, NewSession,
-    NewUserRequest, SessionView, UserView, WebSettings,
+    AuthDecision, Backend, BackendError, ClusterStatus, Credential, LoginOk, LoginRequest,
+    MemberView, NewSession, NewUserRequest, SessionView, UserView, WebSettings,
 };
 use metrics_exporter_prometheus::PrometheusHandle;
 use openraft::error::{ClientWriteError, RaftError};
@@ -19,11 +19,11 @@ use ractor::rpc::CallResult;
 use ractor::{ActorRef, RpcReplyPort};
 
 use crate::actors::Slots;
-use crate::authz::Authorizer;
-use crate::passwords::Hasher;
+use crate::actors::now_ms;
 use crate::actors::sessions::SessionsMsg;
 use crate::actors::users::UsersMsg;
-use crate::actors::now_ms;
+use crate::authz::Authorizer;
+use crate::passwords::Hasher;
 use crate::views::{session_view, user_view};
 
 /// How long a web request waits for an actor's answer (covers a leader election).
@@ -75,7 +75,11 @@ impl NodeBackend {
     /// Assemble the handle.
     pub async fn new(p: Parts) -> anyhow::Result<Self> {
         let random = authd_auth::random_hex(32)?;
-        let dummy_phc = p.hasher.hash(random).await.map_err(|e| anyhow::anyhow!(e))?;
+        let dummy_phc = p
+            .hasher
+            .hash(random)
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?;
         Ok(NodeBackend {
             inner: Arc::new(Inner {
                 raft: p.raft,
@@ -98,11 +102,15 @@ impl NodeBackend {
             Ok(id) => view.state.user(id),
             Err(_) => view.state.user_by_login(key),
         };
-        u.map(|u| u.id).ok_or_else(|| BackendError::NotFound("no such user".into()))
+        u.map(|u| u.id)
+            .ok_or_else(|| BackendError::NotFound("no such user".into()))
     }
 }
 
-async fn ask<M, T>(actor: Option<Arc<ActorRef<M>>>, msg: impl FnOnce(RpcReplyPort<Result<T, BackendError>>) -> M) -> Result<T, BackendError>
+async fn ask<M, T>(
+    actor: Option<Arc<ActorRef<M>>>,
+    msg: impl FnOnce(RpcReplyPort<Result<T, BackendError>>) -> M,
+) -> Result<T, BackendError>
 where
     M: ractor::Message,
     T: Send + 'static,
@@ -110,8 +118,12 @@ where
     let actor = actor.ok_or_else(|| BackendError::Unavailable("actor restarting".into()))?;
     match actor.call(msg, Some(CALL_TIMEOUT)).await {
         Ok(CallResult::Success(r)) => r,
-        Ok(CallResult::Timeout) => Err(BackendError::Unavailable("write timed out; its outcome is unknown".into())),
-        Ok(CallResult::SenderError) | Err(_) => Err(BackendError::Unavailable("actor unavailable".into())),
+        Ok(CallResult::Timeout) => Err(BackendError::Unavailable(
+            "write timed out; its outcome is unknown".into(),
+        )),
+        Ok(CallResult::SenderError) | Err(_) => {
+            Err(BackendError::Unavailable("actor unavailable".into()))
+        }
     }
 }
 
@@ -132,7 +144,11 @@ impl Backend for NodeBackend {
             .membership_config
             .membership()
             .nodes()
-            .map(|(id, n)| MemberView { id: *id, raft: n.raft.clone(), http: n.http.clone() })
+            .map(|(id, n)| MemberView {
+                id: *id,
+                raft: n.raft.clone(),
+                http: n.http.clone(),
+            })
             .collect();
         ClusterStatus {
             node_id: m.id,
@@ -172,7 +188,10 @@ impl Backend for NodeBackend {
     }
 
     async fn add_user(&self, req: NewUserRequest) -> Result<UserView, BackendError> {
-        ask(self.inner.slots.users.load_full(), |p| UsersMsg::Add(req, p)).await
+        ask(self.inner.slots.users.load_full(), |p| {
+            UsersMsg::Add(req, p)
+        })
+        .await
     }
 
     fn user(&self, key: &str) -> Option<UserView> {
@@ -185,17 +204,27 @@ impl Backend for NodeBackend {
     }
 
     async fn create_session(&self, req: NewSession) -> Result<SessionView, BackendError> {
-        ask(self.inner.slots.sessions.load_full(), |p| SessionsMsg::Create(req, p)).await.map(|s| session_view(&s))
+        ask(self.inner.slots.sessions.load_full(), |p| {
+            SessionsMsg::Create(req, p)
+        })
+        .await
+        .map(|s| session_view(&s))
     }
 
     async fn end_user_sessions(&self, key: &str) -> Result<u64, BackendError> {
         let id = self.user_id(key)?;
-        ask(self.inner.slots.sessions.load_full(), |p| SessionsMsg::EndAllOf(id, p)).await
+        ask(self.inner.slots.sessions.load_full(), |p| {
+            SessionsMsg::EndAllOf(id, p)
+        })
+        .await
     }
 
     async fn suspend_user(&self, key: &str, suspended: bool) -> Result<u64, BackendError> {
         let id = self.user_id(key)?;
-        ask(self.inner.slots.users.load_full(), |p| UsersMsg::Suspend(id, suspended, p)).await
+        ask(self.inner.slots.users.load_full(), |p| {
+            UsersMsg::Suspend(id, suspended, p)
+        })
+        .await
     }
 
     fn settings(&self) -> &WebSettings {
@@ -209,7 +238,9 @@ impl Backend for NodeBackend {
     async fn login(&self, req: LoginRequest) -> Result<LoginOk, BackendError> {
         let inner = &self.inner;
         let user = inner.reader.load().state.user_by_login(&req.login).cloned();
-        let phc = user.as_ref().map_or_else(|| inner.dummy_phc.clone(), |u| u.password_hash.clone());
+        let phc = user
+            .as_ref()
+            .map_or_else(|| inner.dummy_phc.clone(), |u| u.password_hash.clone());
         let matches = inner.hasher.verify(req.password, phc).await;
         let user = match user {
             Some(u) if matches && !u.suspended => u,
@@ -219,8 +250,16 @@ impl Backend for NodeBackend {
                 return Err(BackendError::Invalid("invalid credentials".into()));
             }
         };
-        let new = NewSession { user_id: user.id, ttl_secs: None, ip: req.ip, user_agent: req.user_agent };
-        let s = ask(inner.slots.sessions.load_full(), |p| SessionsMsg::Create(new, p)).await?;
+        let new = NewSession {
+            user_id: user.id,
+            ttl_secs: None,
+            ip: req.ip,
+            user_agent: req.user_agent,
+        };
+        let s = ask(inner.slots.sessions.load_full(), |p| {
+            SessionsMsg::Create(new, p)
+        })
+        .await?;
         let cookie = NgCookie {
             user_id: user.id.to_string(),
             session_id: s.id.clone(),
@@ -232,37 +271,61 @@ impl Backend for NodeBackend {
         .map_err(|e| BackendError::Internal(e.to_string()))?;
         tracing::info!(user = user.id, "login");
         metrics::counter!("authd_logins_total", "outcome" => "ok").increment(1);
-        Ok(LoginOk { cookie, max_age_secs: s.expires_ms.saturating_sub(now_ms()) / 1000 })
+        Ok(LoginOk {
+            cookie,
+            max_age_secs: s.expires_ms.saturating_sub(now_ms()) / 1000,
+        })
     }
 
     async fn logout(&self, cookies: Vec<String>) -> Result<u64, BackendError> {
         let keys = self.inner.authorizer.keys();
-        let ids: Vec<String> =
-            cookies.iter().filter_map(|c| NgCookie::decode(keys, c).ok()).map(|c| c.session_id).collect();
+        let ids: Vec<String> = cookies
+            .iter()
+            .filter_map(|c| NgCookie::decode(keys, c).ok())
+            .map(|c| c.session_id)
+            .collect();
         let mut ended = 0;
         for id in ids {
-            ended += ask(self.inner.slots.sessions.load_full(), |p| SessionsMsg::End(id, p)).await?;
+            ended += ask(self.inner.slots.sessions.load_full(), |p| {
+                SessionsMsg::End(id, p)
+            })
+            .await?;
         }
         Ok(ended)
     }
 
     fn session(&self, id: &str) -> Option<SessionView> {
         let view = self.inner.reader.load();
-        view.state.live_session(id, now_ms()).map(|(s, _)| session_view(s))
+        view.state
+            .live_session(id, now_ms())
+            .map(|(s, _)| session_view(s))
     }
 
     async fn end_session(&self, id: &str) -> Result<u64, BackendError> {
-        ask(self.inner.slots.sessions.load_full(), |p| SessionsMsg::End(id.to_owned(), p)).await
+        ask(self.inner.slots.sessions.load_full(), |p| {
+            SessionsMsg::End(id.to_owned(), p)
+        })
+        .await
     }
 
     async fn add_member(&self, m: MemberView) -> Result<ClusterStatus, BackendError> {
         let raft = &self.inner.raft;
-        if m.id == 0 || m.raft.parse::<std::net::SocketAddr>().is_err() || m.http.parse::<std::net::SocketAddr>().is_err() {
-            return Err(BackendError::Invalid("id must be > 0 and raft/http must be host:port addresses".into()));
+        if m.id == 0
+            || m.raft.parse::<std::net::SocketAddr>().is_err()
+            || m.http.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(BackendError::Invalid(
+                "id must be > 0 and raft/http must be host:port addresses".into(),
+            ));
         }
-        let node = NodeAddr { raft: m.raft, http: m.http };
+        let node = NodeAddr {
+            raft: m.raft,
+            http: m.http,
+        };
         // Blocking: returns once the learner has caught up, so promotion cannot stall the quorum.
-        raft.add_learner(m.id, node, true).await.map_err(membership_error)?;
+        raft.add_learner(m.id, node, true)
+            .await
+            .map_err(membership_error)?;
         raft.change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([m.id])), false)
             .await
             .map_err(membership_error)?;
@@ -271,12 +334,22 @@ impl Backend for NodeBackend {
     }
 
     async fn remove_member(&self, id: u64) -> Result<ClusterStatus, BackendError> {
-        let voters: BTreeSet<u64> = self.inner.raft.metrics().borrow().membership_config.membership().voter_ids().collect();
+        let voters: BTreeSet<u64> = self
+            .inner
+            .raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .voter_ids()
+            .collect();
         if !voters.contains(&id) {
             return Err(BackendError::NotFound(format!("node {id} is not a voter")));
         }
         if voters.len() <= 1 {
-            return Err(BackendError::Invalid("refusing to remove the last voter".into()));
+            return Err(BackendError::Invalid(
+                "refusing to remove the last voter".into(),
+            ));
         }
         self.inner
             .raft
@@ -293,7 +366,9 @@ fn membership_error(e: RaftError<u64, ClientWriteError<u64, NodeAddr>>) -> Backe
         RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => {
             BackendError::Unavailable(format!("not the leader; ask node {:?}", f.leader_id))
         }
-        RaftError::APIError(ClientWriteError::ChangeMembershipError(c)) => BackendError::Conflict(c.to_string()),
+        RaftError::APIError(ClientWriteError::ChangeMembershipError(c)) => {
+            BackendError::Conflict(c.to_string())
+        }
         other => BackendError::Unavailable(other.to_string()),
     }
 }

@@ -12,7 +12,10 @@ use thiserror::Error;
 pub enum ConfigError {
     /// The file could not be read.
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// TOML syntax, unknown key, wrong type.
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
@@ -67,7 +70,12 @@ pub struct CookiesConfig {
 
 impl Default for CookiesConfig {
     fn default() -> Self {
-        CookiesConfig { name: "ARXIVNG_SESSION_ID".into(), domain: None, secure: true, same_site: "Lax".into() }
+        CookiesConfig {
+            name: "ARXIVNG_SESSION_ID".into(),
+            domain: None,
+            secure: true,
+            same_site: "Lax".into(),
+        }
     }
 }
 
@@ -155,7 +163,10 @@ pub struct SessionsConfig {
 
 impl Default for SessionsConfig {
     fn default() -> Self {
-        SessionsConfig { ttl_secs: 36_000, expire_every_secs: 60 }
+        SessionsConfig {
+            ttl_secs: 36_000,
+            expire_every_secs: 60,
+        }
     }
 }
 
@@ -185,8 +196,10 @@ pub struct Config {
 impl Config {
     /// Read, parse and validate a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         let base_dir = path.parent().map(Path::to_owned).unwrap_or_default();
         Config::parse(&text, path, base_dir)
     }
@@ -197,7 +210,10 @@ impl Config {
             path: path.to_owned(),
             message: e.message().replace('\n', " "),
         })?;
-        let invalid = |message: String| ConfigError::Invalid { path: path.to_owned(), message };
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        };
         if file.nodes.is_empty() {
             return Err(invalid("no [[nodes]] defined".into()));
         }
@@ -218,13 +234,20 @@ impl Config {
         }
         let r = &file.raft;
         if r.heartbeat_ms == 0 || r.election_timeout_min_ms < 3 * r.heartbeat_ms {
-            return Err(invalid("[raft] election_timeout_min_ms must be at least 3 x heartbeat_ms (> 0)".into()));
+            return Err(invalid(
+                "[raft] election_timeout_min_ms must be at least 3 x heartbeat_ms (> 0)".into(),
+            ));
         }
         if r.election_timeout_max_ms <= r.election_timeout_min_ms {
-            return Err(invalid("[raft] election_timeout_max_ms must exceed election_timeout_min_ms".into()));
+            return Err(invalid(
+                "[raft] election_timeout_max_ms must exceed election_timeout_min_ms".into(),
+            ));
         }
         if r.lease_ms <= r.heartbeat_ms || r.lease_ms >= r.election_timeout_min_ms {
-            return Err(invalid("[raft] lease_ms must be above heartbeat_ms and below election_timeout_min_ms".into()));
+            return Err(invalid(
+                "[raft] lease_ms must be above heartbeat_ms and below election_timeout_min_ms"
+                    .into(),
+            ));
         }
         if r.snapshot_every == 0 {
             return Err(invalid("[raft] snapshot_every must be > 0".into()));
@@ -233,18 +256,32 @@ impl Config {
             return Err(invalid("[web] jwt_ttl_secs must be 1..=3600".into()));
         }
         if !file.web.default_next_page.starts_with('/') {
-            return Err(invalid("[web] default_next_page must be a path starting with /".into()));
+            return Err(invalid(
+                "[web] default_next_page must be a path starting with /".into(),
+            ));
         }
         let c = &file.cookies;
-        let cookie_token = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+        let cookie_token = |v: &str| {
+            !v.is_empty()
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+        };
         if !cookie_token(&c.name) || c.domain.as_deref().is_some_and(|d| !cookie_token(d)) {
-            return Err(invalid("[cookies] name and domain must be plain tokens (letters, digits, _ - .)".into()));
+            return Err(invalid(
+                "[cookies] name and domain must be plain tokens (letters, digits, _ - .)".into(),
+            ));
         }
-        if !matches!(c.same_site.as_str(), "Lax" | "Strict" | "None") || (c.same_site == "None" && !c.secure) {
-            return Err(invalid("[cookies] same_site must be Lax, Strict or None (None needs secure = true)".into()));
+        if !matches!(c.same_site.as_str(), "Lax" | "Strict" | "None")
+            || (c.same_site == "None" && !c.secure)
+        {
+            return Err(invalid(
+                "[cookies] same_site must be Lax, Strict or None (None needs secure = true)".into(),
+            ));
         }
         if file.sessions.ttl_secs == 0 || file.sessions.expire_every_secs == 0 {
-            return Err(invalid("[sessions] ttl_secs and expire_every_secs must be > 0".into()));
+            return Err(invalid(
+                "[sessions] ttl_secs and expire_every_secs must be > 0".into(),
+            ));
         }
         Ok(Config { file, base_dir })
     }
@@ -286,13 +323,32 @@ data_dir = "d1"
     fn refuses_unknown_keys_duplicates_and_bad_timing() {
         let unknown = GOOD.replace("dev = true", "dev = true\nbogus = 1");
         assert!(parse(&unknown).unwrap_err().to_string().contains("bogus"));
-        let dup = format!("{GOOD}\n[[nodes]]\nid = 1\nhttp = \"127.0.0.1:1\"\nraft = \"127.0.0.1:2\"\ndata_dir = \"d\"\n");
-        assert!(parse(&dup).unwrap_err().to_string().contains("duplicate node id 1"));
-        let same_addr = format!("{GOOD}\n[[nodes]]\nid = 2\nhttp = \"127.0.0.1:8081\"\nraft = \"127.0.0.1:2\"\ndata_dir = \"d\"\n");
-        assert!(parse(&same_addr).unwrap_err().to_string().contains("used twice"));
+        let dup = format!(
+            "{GOOD}\n[[nodes]]\nid = 1\nhttp = \"127.0.0.1:1\"\nraft = \"127.0.0.1:2\"\ndata_dir = \"d\"\n"
+        );
+        assert!(
+            parse(&dup)
+                .unwrap_err()
+                .to_string()
+                .contains("duplicate node id 1")
+        );
+        let same_addr = format!(
+            "{GOOD}\n[[nodes]]\nid = 2\nhttp = \"127.0.0.1:8081\"\nraft = \"127.0.0.1:2\"\ndata_dir = \"d\"\n"
+        );
+        assert!(
+            parse(&same_addr)
+                .unwrap_err()
+                .to_string()
+                .contains("used twice")
+        );
         let timing = format!("{GOOD}\n[raft]\nheartbeat_ms = 100\nelection_timeout_min_ms = 200\n");
         assert!(parse(&timing).is_err());
-        assert!(parse("dev = true").unwrap_err().to_string().contains("no [[nodes]]"));
+        assert!(
+            parse("dev = true")
+                .unwrap_err()
+                .to_string()
+                .contains("no [[nodes]]")
+        );
         assert!(parse("dev = ").is_err());
     }
 }

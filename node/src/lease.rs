@@ -88,8 +88,15 @@ impl Lease {
     }
 
     /// Leader: answer a follower's lease request (a linearizable read of the applied index).
-    pub async fn grant(&self, raft: &Raft, reader: &StateReader, node: NodeId) -> Result<u64, String> {
-        raft.ensure_linearizable().await.map_err(|e| format!("not leader: {e}"))?;
+    pub async fn grant(
+        &self,
+        raft: &Raft,
+        reader: &StateReader,
+        node: NodeId,
+    ) -> Result<u64, String> {
+        raft.ensure_linearizable()
+            .await
+            .map_err(|e| format!("not leader: {e}"))?;
         let applied = reader.applied_index().unwrap_or(0);
         if let Ok(mut g) = self.granted.lock() {
             g.insert(node, Instant::now());
@@ -115,8 +122,16 @@ impl Lease {
             let m = m.borrow();
             let mem = m.membership_config.membership();
             let single = mem.voter_ids().count() == 1 && mem.voter_ids().any(|v| v == self.me);
-            let addr = m.current_leader.and_then(|l| mem.get_node(&l).map(|n| n.raft.clone()));
-            (m.state, m.current_leader, m.millis_since_quorum_ack, single, addr)
+            let addr = m
+                .current_leader
+                .and_then(|l| mem.get_node(&l).map(|n| n.raft.clone()));
+            (
+                m.state,
+                m.current_leader,
+                m.millis_since_quorum_ack,
+                single,
+                addr,
+            )
         };
         let now = Instant::now();
         match state {
@@ -128,20 +143,34 @@ impl Lease {
                 _ => self.lapse(),
             },
             _ => {
-                let (Some(leader), Some(addr)) = (leader, leader_addr) else { return };
+                let (Some(leader), Some(addr)) = (leader, leader_addr) else {
+                    return;
+                };
                 if leader == self.me {
                     return;
                 }
                 let t0 = Instant::now();
-                match network.peer(&addr).call(&Rpc::Lease { node_id: self.me }, self.len).await {
+                match network
+                    .peer(&addr)
+                    .call(&Rpc::Lease { node_id: self.me }, self.len)
+                    .await
+                {
                     Ok(RpcReply::Lease(Ok(required))) => self.extend(t0, required),
                     Ok(RpcReply::Lease(Err(e))) => tracing::debug!(error = %e, "lease refused"),
-                    Ok(other) => tracing::warn!(reply = other.kind(), "unexpected reply to a lease request"),
+                    Ok(other) => {
+                        tracing::warn!(reply = other.kind(), "unexpected reply to a lease request")
+                    }
                     Err(e) => tracing::debug!(error = %e, "lease request failed"),
                 }
             }
         }
-        metrics::gauge!("authd_lease_current").set(if self.is_current(raft.metrics().borrow().last_applied.map(|l| l.index)) { 1.0 } else { 0.0 });
+        metrics::gauge!("authd_lease_current").set(
+            if self.is_current(raft.metrics().borrow().last_applied.map(|l| l.index)) {
+                1.0
+            } else {
+                0.0
+            },
+        );
     }
 
     /// Leader, after applying entry `index`: return once every other voter has applied it or
@@ -162,8 +191,15 @@ impl Lease {
                 return;
             }
             let timeout = if strict { self.len } else { SOFT_VISIBILITY };
-            let rpc = Rpc::WaitApplied { index, timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(500) };
-            match network.peer(&addr).call(&rpc, timeout + Duration::from_millis(50)).await {
+            let rpc = Rpc::WaitApplied {
+                index,
+                timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(500),
+            };
+            match network
+                .peer(&addr)
+                .call(&rpc, timeout + Duration::from_millis(50))
+                .await
+            {
                 Ok(RpcReply::WaitApplied(Ok(_))) => self.mark(id, true),
                 _ => {
                     self.mark(id, false);
@@ -183,13 +219,21 @@ impl Lease {
         let Some(last) = last else { return };
         let deadline = last + self.len.mul_f64(1.0 + DRIFT_MARGIN);
         if deadline > Instant::now() {
-            tracing::info!(node, waited_ms = since.elapsed().as_millis() as u64, "peer did not confirm a revocation; waiting out its lease");
+            tracing::info!(
+                node,
+                waited_ms = since.elapsed().as_millis() as u64,
+                "peer did not confirm a revocation; waiting out its lease"
+            );
             tokio::time::sleep_until(deadline.into()).await;
         }
     }
 
     fn is_unhealthy(&self, node: NodeId) -> bool {
-        self.unhealthy.lock().ok().and_then(|u| u.get(&node).copied()).is_some_and(|t| t.elapsed() < UNHEALTHY_FOR)
+        self.unhealthy
+            .lock()
+            .ok()
+            .and_then(|u| u.get(&node).copied())
+            .is_some_and(|t| t.elapsed() < UNHEALTHY_FOR)
     }
 
     fn mark(&self, node: NodeId, healthy: bool) {

@@ -20,7 +20,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{Cli, ClusterCmd, Cmd, Target, UserCmd};
-use crate::config::{Config, ConfigError, CookiesConfig, NodeConfig, RaftTuning, SessionsConfig, WebConfig};
+use crate::config::{
+    Config, ConfigError, CookiesConfig, NodeConfig, RaftTuning, SessionsConfig, WebConfig,
+};
 use crate::operator::{Endpoint, QUICKSTART_DIR, QUICKSTART_HTTP, QUICKSTART_RAFT};
 use crate::server::ServeSpec;
 
@@ -30,7 +32,10 @@ const EXIT_CONFIG: u8 = 2;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init_logs();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("authd: cannot start the async runtime: {e}");
@@ -46,28 +51,52 @@ async fn run(cli: Cli) -> ExitCode {
             Ok(spec) => server::serve(spec).await.map(|()| None),
             Err(e) => return config_error(&e),
         },
-        Cmd::User { op: UserCmd::Add { target, username, email, admin, password_stdin: _ } } => {
-            match Endpoint::resolve(&target) {
-                Ok(ep) => operator::user_add(&ep, &username, &email, admin).await.map(Some),
-                Err(e) => return config_error(&e),
-            }
-        }
-        Cmd::Cluster { op: ClusterCmd::Status { target } } => match Endpoint::resolve(&target) {
+        Cmd::User {
+            op:
+                UserCmd::Add {
+                    target,
+                    username,
+                    email,
+                    admin,
+                    password_stdin: _,
+                },
+        } => match Endpoint::resolve(&target) {
+            Ok(ep) => operator::user_add(&ep, &username, &email, admin)
+                .await
+                .map(Some),
+            Err(e) => return config_error(&e),
+        },
+        Cmd::Cluster {
+            op: ClusterCmd::Status { target },
+        } => match Endpoint::resolve(&target) {
             Ok(ep) => operator::cluster_status(&ep).await.map(Some),
             Err(e) => return config_error(&e),
         },
-        Cmd::Cluster { op: ClusterCmd::AddNode { target, id, raft, http } } => match Endpoint::resolve(&target) {
+        Cmd::Cluster {
+            op:
+                ClusterCmd::AddNode {
+                    target,
+                    id,
+                    raft,
+                    http,
+                },
+        } => match Endpoint::resolve(&target) {
             Ok(ep) => operator::add_node(&ep, id, &raft, &http).await.map(Some),
             Err(e) => return config_error(&e),
         },
-        Cmd::Cluster { op: ClusterCmd::RemoveNode { target, id } } => match Endpoint::resolve(&target) {
+        Cmd::Cluster {
+            op: ClusterCmd::RemoveNode { target, id },
+        } => match Endpoint::resolve(&target) {
             Ok(ep) => operator::remove_node(&ep, id).await.map(Some),
             Err(e) => return config_error(&e),
         },
     };
     match result {
         Ok(Some(json)) => {
-            println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json).unwrap_or_default()
+            );
             ExitCode::SUCCESS
         }
         Ok(None) => ExitCode::SUCCESS,
@@ -87,8 +116,13 @@ fn serve_spec(t: &Target, join: bool) -> Result<ServeSpec, ConfigError> {
     match &t.config {
         None => {
             let secrets = secrets::load_or_create_dev(Path::new(QUICKSTART_DIR))?;
-            tracing::warn!("quick start: single dev node, data in ./{QUICKSTART_DIR}, secrets generated there");
-            let parse = |a: &str| a.parse().map_err(|e| ConfigError::Secret(format!("{a}: {e}")));
+            tracing::warn!(
+                "quick start: single dev node, data in ./{QUICKSTART_DIR}, secrets generated there"
+            );
+            let parse = |a: &str| {
+                a.parse()
+                    .map_err(|e| ConfigError::Secret(format!("{a}: {e}")))
+            };
             Ok(ServeSpec {
                 node_id: 1,
                 join: false,
@@ -100,7 +134,10 @@ fn serve_spec(t: &Target, join: bool) -> Result<ServeSpec, ConfigError> {
                 }],
                 raft: RaftTuning::default(),
                 sessions: SessionsConfig::default(),
-                cookies: CookiesConfig { secure: false, ..CookiesConfig::default() },
+                cookies: CookiesConfig {
+                    secure: false,
+                    ..CookiesConfig::default()
+                },
                 web: WebConfig::default(),
                 secrets,
             })
@@ -108,10 +145,16 @@ fn serve_spec(t: &Target, join: bool) -> Result<ServeSpec, ConfigError> {
         Some(path) => {
             let cfg = Config::load(path)?;
             let Some(id) = t.node else {
-                return Err(ConfigError::Invalid { path: path.clone(), message: "--node N is required with --config".into() });
+                return Err(ConfigError::Invalid {
+                    path: path.clone(),
+                    message: "--node N is required with --config".into(),
+                });
             };
             if cfg.node(id).is_none() {
-                return Err(ConfigError::Invalid { path: path.clone(), message: format!("node {id} is not in the configuration") });
+                return Err(ConfigError::Invalid {
+                    path: path.clone(),
+                    message: format!("node {id} is not in the configuration"),
+                });
             }
             let secrets = secrets::load(&cfg)?;
             Ok(ServeSpec {

@@ -30,7 +30,10 @@ impl Endpoint {
         match &t.config {
             None => {
                 let s = secrets::load_or_create_dev(Path::new(QUICKSTART_DIR))?;
-                Ok(Endpoint { urls: vec![format!("http://{QUICKSTART_HTTP}")], secret: s.cluster })
+                Ok(Endpoint {
+                    urls: vec![format!("http://{QUICKSTART_HTTP}")],
+                    secret: s.cluster,
+                })
             }
             Some(path) => {
                 let cfg = Config::load(path)?;
@@ -48,15 +51,28 @@ impl Endpoint {
                         message: format!("node {:?} is not in the configuration", t.node),
                     });
                 }
-                Ok(Endpoint { urls, secret: s.cluster })
+                Ok(Endpoint {
+                    urls,
+                    secret: s.cluster,
+                })
             }
         }
     }
 
     /// Send a signed request to the first node that answers; return its JSON body.
-    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
-        let bytes = body.map(|b| serde_json::to_vec(&b)).transpose()?.unwrap_or_default();
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        let bytes = body
+            .map(|b| serde_json::to_vec(&b))
+            .transpose()?
+            .unwrap_or_default();
         let mut last_err = anyhow!("no node configured");
         for base in &self.urls {
             let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
@@ -70,9 +86,13 @@ impl Endpoint {
                 Ok(resp) => {
                     let status = resp.status();
                     let text = resp.text().await.unwrap_or_default();
-                    let value: Value = serde_json::from_str(&text).unwrap_or(json!({ "body": text }));
+                    let value: Value =
+                        serde_json::from_str(&text).unwrap_or(json!({ "body": text }));
                     if !status.is_success() {
-                        let reason = value.get("reason").and_then(Value::as_str).unwrap_or("request failed");
+                        let reason = value
+                            .get("reason")
+                            .and_then(Value::as_str)
+                            .unwrap_or("request failed");
                         bail!("{base}: {status}: {reason}");
                     }
                     return Ok(value);
@@ -85,15 +105,27 @@ impl Endpoint {
 }
 
 /// `authd user add`
-pub async fn user_add(ep: &Endpoint, username: &str, email: &str, admin: bool) -> anyhow::Result<Value> {
+pub async fn user_add(
+    ep: &Endpoint,
+    username: &str,
+    email: &str,
+    admin: bool,
+) -> anyhow::Result<Value> {
     let mut password = String::new();
-    std::io::stdin().read_to_string(&mut password).context("reading the password from standard input")?;
-    let password = password.strip_suffix('\n').map(|p| p.strip_suffix('\r').unwrap_or(p)).unwrap_or(&password);
+    std::io::stdin()
+        .read_to_string(&mut password)
+        .context("reading the password from standard input")?;
+    let password = password
+        .strip_suffix('\n')
+        .map(|p| p.strip_suffix('\r').unwrap_or(p))
+        .unwrap_or(&password);
     if password.is_empty() {
         bail!("empty password on standard input");
     }
-    let body = json!({ "username": username, "email": email, "password": password, "admin": admin });
-    ep.call(reqwest::Method::POST, "/api/v1/users", Some(body)).await
+    let body =
+        json!({ "username": username, "email": email, "password": password, "admin": admin });
+    ep.call(reqwest::Method::POST, "/api/v1/users", Some(body))
+        .await
 }
 
 /// `authd cluster status`
@@ -102,27 +134,53 @@ pub async fn cluster_status(ep: &Endpoint) -> anyhow::Result<Value> {
 }
 
 /// Send a membership change to the leader (found through any node's cluster status).
-async fn to_leader(ep: &Endpoint, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+async fn to_leader(
+    ep: &Endpoint,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> anyhow::Result<Value> {
     let status = cluster_status(ep).await?;
-    let leader = status.get("leader_id").and_then(Value::as_u64).context("the cluster has no leader right now")?;
+    let leader = status
+        .get("leader_id")
+        .and_then(Value::as_u64)
+        .context("the cluster has no leader right now")?;
     let http = status
         .get("members")
         .and_then(Value::as_array)
-        .and_then(|ms| ms.iter().find(|m| m.get("id").and_then(Value::as_u64) == Some(leader)))
+        .and_then(|ms| {
+            ms.iter()
+                .find(|m| m.get("id").and_then(Value::as_u64) == Some(leader))
+        })
         .and_then(|m| m.get("http"))
         .and_then(Value::as_str)
         .context("the leader is not in the membership")?;
-    let leader_ep = Endpoint { urls: vec![format!("http://{http}")], secret: ep.secret.clone() };
+    let leader_ep = Endpoint {
+        urls: vec![format!("http://{http}")],
+        secret: ep.secret.clone(),
+    };
     leader_ep.call(method, path, body).await
 }
 
 /// `authd cluster add-node`
 pub async fn add_node(ep: &Endpoint, id: u64, raft: &str, http: &str) -> anyhow::Result<Value> {
     let body = json!({ "id": id, "raft": raft, "http": http });
-    to_leader(ep, reqwest::Method::POST, "/api/v1/cluster/members", Some(body)).await
+    to_leader(
+        ep,
+        reqwest::Method::POST,
+        "/api/v1/cluster/members",
+        Some(body),
+    )
+    .await
 }
 
 /// `authd cluster remove-node`
 pub async fn remove_node(ep: &Endpoint, id: u64) -> anyhow::Result<Value> {
-    to_leader(ep, reqwest::Method::DELETE, &format!("/api/v1/cluster/members/{id}"), None).await
+    to_leader(
+        ep,
+        reqwest::Method::DELETE,
+        &format!("/api/v1/cluster/members/{id}"),
+        None,
+    )
+    .await
 }

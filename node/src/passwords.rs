@@ -22,14 +22,19 @@ pub struct Hasher {
 impl Hasher {
     /// A pool that runs at most `permits` hashes concurrently.
     pub fn new(permits: usize) -> Hasher {
-        Hasher { slots: Arc::new(Semaphore::new(permits.max(1))) }
+        Hasher {
+            slots: Arc::new(Semaphore::new(permits.max(1))),
+        }
     }
 
     /// PHC string of a fresh Argon2id hash with a random salt.
     pub async fn hash(&self, password: String) -> Result<String, String> {
         let _permit = self.slots.acquire().await.map_err(|e| e.to_string())?;
         tokio::task::spawn_blocking(move || {
-            argon2()?.hash_password(password.as_bytes()).map(|h| h.to_string()).map_err(|e| e.to_string())
+            argon2()?
+                .hash_password(password.as_bytes())
+                .map(|h| h.to_string())
+                .map_err(|e| e.to_string())
         })
         .await
         .map_err(|e| e.to_string())?
@@ -37,9 +42,13 @@ impl Hasher {
 
     /// Whether `password` matches the stored PHC string (constant-time inside argon2).
     pub async fn verify(&self, password: String, phc: String) -> bool {
-        let Ok(_permit) = self.slots.acquire().await else { return false };
+        let Ok(_permit) = self.slots.acquire().await else {
+            return false;
+        };
         tokio::task::spawn_blocking(move || {
-            let Ok(parsed) = PasswordHash::new(&phc) else { return false };
+            let Ok(parsed) = PasswordHash::new(&phc) else {
+                return false;
+            };
             argon2().is_ok_and(|a| a.verify_password(password.as_bytes(), &parsed).is_ok())
         })
         .await

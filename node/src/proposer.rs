@@ -75,15 +75,21 @@ impl Proposer {
     /// Propose one command and wait until it is applied (on this node too).
     pub async fn propose(&self, cmd: Command) -> Result<Reply, ProposeError> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Pending { cmd, reply }).await.map_err(|_| ProposeError::Fatal("proposer stopped".into()))?;
-        rx.await.map_err(|_| ProposeError::Fatal("proposer dropped the request".into()))?
+        self.tx
+            .send(Pending { cmd, reply })
+            .await
+            .map_err(|_| ProposeError::Fatal("proposer stopped".into()))?;
+        rx.await
+            .map_err(|_| ProposeError::Fatal("proposer dropped the request".into()))?
     }
 }
 
 async fn run(ctx: Ctx, mut rx: mpsc::Receiver<Pending>) {
     let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     while let Some(first) = rx.recv().await {
-        let Ok(permit) = slots.clone().acquire_owned().await else { break };
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            break;
+        };
         let mut pending = vec![first];
         while pending.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -93,7 +99,8 @@ async fn run(ctx: Ctx, mut rx: mpsc::Receiver<Pending>) {
         }
         let ctx = ctx.clone();
         tokio::spawn(async move {
-            let (cmds, replies): (Vec<_>, Vec<_>) = pending.into_iter().map(|p| (p.cmd, p.reply)).unzip();
+            let (cmds, replies): (Vec<_>, Vec<_>) =
+                pending.into_iter().map(|p| (p.cmd, p.reply)).unzip();
             metrics::histogram!("authd_proposal_batch_commands").record(cmds.len() as f64);
             let start = Instant::now();
             let outcome = submit(&ctx, Batch(cmds)).await;
@@ -102,7 +109,9 @@ async fn run(ctx: Ctx, mut rx: mpsc::Receiver<Pending>) {
                 Ok(out) => {
                     let mut results = out.into_iter();
                     for r in replies {
-                        let res = results.next().ok_or_else(|| ProposeError::Fatal("reply count mismatch".into()));
+                        let res = results
+                            .next()
+                            .ok_or_else(|| ProposeError::Fatal("reply count mismatch".into()));
                         let _ = r.send(res);
                     }
                 }
@@ -125,9 +134,12 @@ async fn submit(ctx: &Ctx, batch: Batch) -> Result<Vec<Reply>, ProposeError> {
     loop {
         let (leader, me, leader_addr) = {
             let m = metrics_rx.borrow_and_update();
-            let addr = m
-                .current_leader
-                .and_then(|l| m.membership_config.membership().get_node(&l).map(|n| n.raft.clone()));
+            let addr = m.current_leader.and_then(|l| {
+                m.membership_config
+                    .membership()
+                    .get_node(&l)
+                    .map(|n| n.raft.clone())
+            });
             (m.current_leader, m.id, addr)
         };
         let attempt = match (leader, leader_addr) {
@@ -143,7 +155,11 @@ async fn submit(ctx: &Ctx, batch: Batch) -> Result<Vec<Reply>, ProposeError> {
                     return Err(ProposeError::NoLeader(why));
                 }
                 // Wait for a change in leadership (or a short pause), then try again.
-                let _ = tokio::time::timeout(left.min(Duration::from_millis(200)), metrics_rx.changed()).await;
+                let _ = tokio::time::timeout(
+                    left.min(Duration::from_millis(200)),
+                    metrics_rx.changed(),
+                )
+                .await;
             }
         }
     }
@@ -174,12 +190,17 @@ async fn commit_visible(ctx: &Ctx, batch: Batch) -> Result<ForwardOk, LeaderErro
     let strict = batch.narrows_access();
     match ctx.raft.client_write(batch).await {
         Ok(resp) => {
-            ctx.lease.wait_visible(&ctx.raft, &ctx.network, resp.log_id.index, strict).await;
-            Ok(ForwardOk { log_index: resp.log_id.index, reply: resp.data })
+            ctx.lease
+                .wait_visible(&ctx.raft, &ctx.network, resp.log_id.index, strict)
+                .await;
+            Ok(ForwardOk {
+                log_index: resp.log_id.index,
+                reply: resp.data,
+            })
         }
-        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-            Err(LeaderError::NotLeader(format!("{NOT_LEADER}; leader is {:?}", f.leader_id)))
-        }
+        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => Err(
+            LeaderError::NotLeader(format!("{NOT_LEADER}; leader is {:?}", f.leader_id)),
+        ),
         Err(RaftError::APIError(e)) => Err(LeaderError::Unknown(e.to_string())),
         Err(RaftError::Fatal(e)) => Err(LeaderError::Fatal(e.to_string())),
     }
@@ -187,7 +208,12 @@ async fn commit_visible(ctx: &Ctx, batch: Batch) -> Result<ForwardOk, LeaderErro
 
 async fn forward(ctx: &Ctx, addr: &str, batch: Batch) -> Attempt {
     metrics::counter!("authd_forwarded_writes_total").increment(1);
-    match ctx.network.peer(addr).call(&Rpc::Forward(batch), FORWARD_TIMEOUT).await {
+    match ctx
+        .network
+        .peer(addr)
+        .call(&Rpc::Forward(batch), FORWARD_TIMEOUT)
+        .await
+    {
         Ok(RpcReply::Forward(Ok(ForwardOk { log_index, reply }))) => {
             if let Err(e) = ctx.reader.wait_applied(log_index, FORWARD_TIMEOUT).await {
                 tracing::warn!(log_index, error = %e, "forwarded write committed but not yet applied here");
@@ -196,7 +222,10 @@ async fn forward(ctx: &Ctx, addr: &str, batch: Batch) -> Attempt {
         }
         Ok(RpcReply::Forward(Err(e))) if e.starts_with(NOT_LEADER) => Err(Retry(e)),
         Ok(RpcReply::Forward(Err(e))) => Ok(Err(ProposeError::Unknown(e))),
-        Ok(other) => Ok(Err(ProposeError::Unknown(format!("unexpected reply {}", other.kind())))),
+        Ok(other) => Ok(Err(ProposeError::Unknown(format!(
+            "unexpected reply {}",
+            other.kind()
+        )))),
         // Nothing was sent (or the peer refused us before reading): safe to retry.
         Err(TransportError::Unreachable(e)) => Err(Retry(format!("leader unreachable: {e}"))),
         Err(TransportError::Auth(e)) => Err(Retry(format!("leader refused handshake: {e}"))),

@@ -36,25 +36,34 @@ fn resolve(
         v.into_bytes()
     } else if let Some(f) = file {
         let path = cfg.base_dir.join(f);
-        let raw = std::fs::read(&path).map_err(|e| err(format!("cannot read {what} file {}: {e}", path.display())))?;
+        let raw = std::fs::read(&path)
+            .map_err(|e| err(format!("cannot read {what} file {}: {e}", path.display())))?;
         trim_newline(raw)
     } else if let Some(v) = inline {
         if !cfg.file.dev {
-            return Err(err(format!("inline {what} is only allowed with dev = true; use {what}_file or {env}")));
+            return Err(err(format!(
+                "inline {what} is only allowed with dev = true; use {what}_file or {env}"
+            )));
         }
         v.clone().into_bytes()
     } else {
-        return Err(err(format!("no {what}: set [secrets] {what}_file (or {env})")));
+        return Err(err(format!(
+            "no {what}: set [secrets] {what}_file (or {env})"
+        )));
     };
     if value.is_empty() {
         return Err(err(format!("{what} is empty")));
     }
     if !cfg.file.dev {
         if value.len() < MIN_SECRET_LEN {
-            return Err(err(format!("{what} is shorter than {MIN_SECRET_LEN} bytes; refusing to start outside dev mode")));
+            return Err(err(format!(
+                "{what} is shorter than {MIN_SECRET_LEN} bytes; refusing to start outside dev mode"
+            )));
         }
         if std::str::from_utf8(&value).is_ok_and(|s| SHIPPED_CONFIG.contains(s)) {
-            return Err(err(format!("{what} is the public one from the repository; refusing to start outside dev mode")));
+            return Err(err(format!(
+                "{what} is the public one from the repository; refusing to start outside dev mode"
+            )));
         }
     }
     Ok(value)
@@ -77,33 +86,49 @@ pub fn load(cfg: &Config) -> Result<Secrets, ConfigError> {
         s.cluster_secret_file.as_deref(),
         s.cluster_secret.as_ref(),
     )?;
-    let jwt = resolve(cfg, "jwt_secret", "AUTHD_JWT_SECRET", s.jwt_secret_file.as_deref(), s.jwt_secret.as_ref())?;
+    let jwt = resolve(
+        cfg,
+        "jwt_secret",
+        "AUTHD_JWT_SECRET",
+        s.jwt_secret_file.as_deref(),
+        s.jwt_secret.as_ref(),
+    )?;
     Ok(Secrets { jwt, cluster })
 }
 
 /// For `authd serve` with no config: random secrets kept in the data dir, created on first start.
 pub fn load_or_create_dev(dir: &Path) -> Result<Secrets, ConfigError> {
-    let err = |e: std::io::Error| ConfigError::Secret(format!("dev secrets in {}: {e}", dir.display()));
+    let err =
+        |e: std::io::Error| ConfigError::Secret(format!("dev secrets in {}: {e}", dir.display()));
     std::fs::create_dir_all(dir).map_err(err)?;
     let get = |name: &str| -> Result<Vec<u8>, ConfigError> {
         let path = dir.join(name);
         match std::fs::read(&path) {
             Ok(v) if !v.is_empty() => Ok(trim_newline(v)),
             _ => {
-                let v = authd_auth::random_hex(32).map_err(|e| ConfigError::Secret(e.to_string()))?;
+                let v =
+                    authd_auth::random_hex(32).map_err(|e| ConfigError::Secret(e.to_string()))?;
                 write_private(&path, v.as_bytes()).map_err(err)?;
                 tracing::warn!(path = %path.display(), "dev mode: generated a random secret (not for production)");
                 Ok(v.into_bytes())
             }
         }
     };
-    Ok(Secrets { cluster: get("cluster.secret")?, jwt: get("jwt.secret")? })
+    Ok(Secrets {
+        cluster: get("cluster.secret")?,
+        jwt: get("jwt.secret")?,
+    })
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(bytes)?;
     f.sync_all()
 }
@@ -128,28 +153,67 @@ mod tests {
         assert!(load(&cfg(true, s)).is_ok());
         let e = load(&cfg(false, s)).unwrap_err().to_string();
         assert!(e.contains("only allowed with dev = true"), "{e}");
-        assert!(!e.contains("\"a\""), "the secret itself is never in a message");
+        assert!(
+            !e.contains("\"a\""),
+            "the secret itself is never in a message"
+        );
     }
 
     #[test]
     fn missing_short_and_shipped_secrets_refused_in_production() {
-        assert!(load(&cfg(true, "jwt_secret = \"a\"")).unwrap_err().to_string().contains("no cluster_secret"));
+        assert!(
+            load(&cfg(true, "jwt_secret = \"a\""))
+                .unwrap_err()
+                .to_string()
+                .contains("no cluster_secret")
+        );
         let dir = tempfile::tempdir().unwrap();
         let short = dir.path().join("short");
         std::fs::write(&short, "tooshort\n").unwrap();
         let long = dir.path().join("long");
         std::fs::write(&long, "q".repeat(40)).unwrap();
-        let c = cfg(false, &format!("jwt_secret_file = {:?}\ncluster_secret_file = {:?}", long, short));
-        assert!(load(&c).unwrap_err().to_string().contains("shorter than 32"));
+        let c = cfg(
+            false,
+            &format!(
+                "jwt_secret_file = {:?}\ncluster_secret_file = {:?}",
+                long, short
+            ),
+        );
+        assert!(
+            load(&c)
+                .unwrap_err()
+                .to_string()
+                .contains("shorter than 32")
+        );
         let shipped = SHIPPED_CONFIG
             .lines()
-            .find_map(|l| l.strip_prefix("cluster_secret = \"").and_then(|r| r.strip_suffix('"')))
+            .find_map(|l| {
+                l.strip_prefix("cluster_secret = \"")
+                    .and_then(|r| r.strip_suffix('"'))
+            })
             .unwrap();
         let pub_file = dir.path().join("pub");
         std::fs::write(&pub_file, shipped).unwrap();
-        let c = cfg(false, &format!("jwt_secret_file = {:?}\ncluster_secret_file = {:?}", long, pub_file));
-        assert!(load(&c).unwrap_err().to_string().contains("public one from the repository"));
-        let c = cfg(false, &format!("jwt_secret_file = {:?}\ncluster_secret_file = {:?}", long, long));
+        let c = cfg(
+            false,
+            &format!(
+                "jwt_secret_file = {:?}\ncluster_secret_file = {:?}",
+                long, pub_file
+            ),
+        );
+        assert!(
+            load(&c)
+                .unwrap_err()
+                .to_string()
+                .contains("public one from the repository")
+        );
+        let c = cfg(
+            false,
+            &format!(
+                "jwt_secret_file = {:?}\ncluster_secret_file = {:?}",
+                long, long
+            ),
+        );
         assert!(load(&c).is_ok());
     }
 }

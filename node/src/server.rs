@@ -10,8 +10,8 @@ use authd_raft::log_store::LogStore;
 use authd_raft::network::{ClusterSecret, Network, Rpc, RpcHandler, RpcReply};
 use authd_raft::sm_store::StateMachineStore;
 use authd_raft::{Command, NodeAddr, Raft};
-use openraft::{ServerState, SnapshotPolicy};
 use authd_web::{CookieSettings, WebSettings};
+use openraft::{ServerState, SnapshotPolicy};
 use ractor::Actor;
 
 use crate::actors::supervisor::{ActorSlots, Supervisor};
@@ -59,11 +59,20 @@ impl RpcHandler for PeerRpc {
             Rpc::Forward(b) => RpcReply::Forward(handle_forward(&self.ctx, b).await),
             Rpc::WaitApplied { index, timeout_ms } => {
                 let t = Duration::from_millis(timeout_ms.min(30_000));
-                RpcReply::WaitApplied(self.ctx.reader.wait_applied(index, t).await.map_err(|e| e.to_string()))
+                RpcReply::WaitApplied(
+                    self.ctx
+                        .reader
+                        .wait_applied(index, t)
+                        .await
+                        .map_err(|e| e.to_string()),
+                )
             }
-            Rpc::Lease { node_id } => {
-                RpcReply::Lease(self.ctx.lease.grant(&self.ctx.raft, &self.ctx.reader, node_id).await)
-            }
+            Rpc::Lease { node_id } => RpcReply::Lease(
+                self.ctx
+                    .lease
+                    .grant(&self.ctx.raft, &self.ctx.reader, node_id)
+                    .await,
+            ),
         }
     }
 }
@@ -94,24 +103,37 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
         .with_context(|| format!("node {} is not in the configuration", spec.node_id))?;
     let prometheus = telemetry::init_metrics()?;
     let data: PathBuf = me.data_dir.clone();
-    std::fs::create_dir_all(&data).with_context(|| format!("creating data dir {}", data.display()))?;
+    std::fs::create_dir_all(&data)
+        .with_context(|| format!("creating data dir {}", data.display()))?;
 
     let log_store = LogStore::open(&data.join("raft")).context("opening the Raft log")?;
     let committed = log_store.committed_index();
-    let sm = StateMachineStore::open(&data.join("state")).context("opening the state machine snapshot")?;
+    let sm = StateMachineStore::open(&data.join("state"))
+        .context("opening the state machine snapshot")?;
     let reader = sm.reader();
     let secret = ClusterSecret::new(spec.secrets.cluster.clone())
         .map_err(|e| anyhow::anyhow!("cluster secret: {e}"))?;
     let network = Network::new(secret.clone());
-    let raft = Raft::new(me.id, Arc::new(raft_config(&spec.raft)?), network.clone(), log_store, sm)
-        .await
-        .context("starting Raft")?;
+    let raft = Raft::new(
+        me.id,
+        Arc::new(raft_config(&spec.raft)?),
+        network.clone(),
+        log_store,
+        sm,
+    )
+    .await
+    .context("starting Raft")?;
 
     let raft_listener = tokio::net::TcpListener::bind(me.raft)
         .await
         .with_context(|| format!("binding the internal listener {}", me.raft))?;
     let lease = Arc::new(Lease::new(me.id, Duration::from_millis(spec.raft.lease_ms)));
-    let ctx = Ctx { raft: raft.clone(), network: network.clone(), reader: reader.clone(), lease: lease.clone() };
+    let ctx = Ctx {
+        raft: raft.clone(),
+        network: network.clone(),
+        reader: reader.clone(),
+        lease: lease.clone(),
+    };
     let peer_rpc = Arc::new(PeerRpc { ctx: ctx.clone() });
     let transport = tokio::spawn(authd_raft::network::serve(raft_listener, secret, peer_rpc));
     lease.clone().spawn_keeper(raft.clone(), network.clone());
@@ -122,9 +144,20 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
         let members: BTreeMap<u64, NodeAddr> = spec
             .nodes
             .iter()
-            .map(|n| (n.id, NodeAddr { raft: n.raft.to_string(), http: n.http.to_string() }))
+            .map(|n| {
+                (
+                    n.id,
+                    NodeAddr {
+                        raft: n.raft.to_string(),
+                        http: n.http.to_string(),
+                    },
+                )
+            })
             .collect();
-        tracing::info!(members = members.len(), "empty log: bootstrapping the cluster membership");
+        tracing::info!(
+            members = members.len(),
+            "empty log: bootstrapping the cluster membership"
+        );
         if let Err(e) = raft.initialize(members).await {
             // Another member initialized first and replicated to us: that is fine.
             tracing::info!(error = %e, "membership already initialized");
@@ -141,12 +174,21 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
         session_ttl_secs: spec.sessions.ttl_secs,
     };
     let slots = Arc::new(ActorSlots::default());
-    let (supervisor, _) = Actor::spawn(Some("authd-supervisor".into()), Supervisor, (deps, slots.clone()))
-        .await
-        .context("starting actors")?;
+    let (supervisor, _) = Actor::spawn(
+        Some("authd-supervisor".into()),
+        Supervisor,
+        (deps, slots.clone()),
+    )
+    .await
+    .context("starting actors")?;
     spawn_expirer(raft.clone(), proposer, spec.sessions.expire_every_secs);
 
-    let authorizer = Authorizer::new(reader.clone(), lease, &spec.secrets.jwt, spec.web.jwt_ttl_secs);
+    let authorizer = Authorizer::new(
+        reader.clone(),
+        lease,
+        &spec.secrets.jwt,
+        spec.web.jwt_ttl_secs,
+    );
     let settings = WebSettings {
         cookie: CookieSettings {
             name: spec.cookies.name.clone(),
@@ -175,10 +217,13 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding the HTTP listener {}", me.http))?;
     tracing::info!(node = me.id, http = %me.http, raft = %me.raft, data = %data.display(), "authd serving");
-    axum::serve(http, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("HTTP server")?;
+    axum::serve(
+        http,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("HTTP server")?;
 
     tracing::info!("shutting down");
     supervisor.stop(None);

@@ -12,7 +12,11 @@ pub fn init_logs() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Install the Prometheus recorder; `/metrics` renders from the returned handle.
@@ -37,11 +41,19 @@ pub fn export_raft_gauges(raft: Raft, committed: CommittedHandle) {
             {
                 let m = rx.borrow_and_update();
                 metrics::gauge!("authd_raft_term").set(m.current_term as f64);
-                metrics::gauge!("authd_raft_last_log_index").set(m.last_log_index.unwrap_or(0) as f64);
-                metrics::gauge!("authd_raft_applied_index").set(m.last_applied.map_or(0, |l| l.index) as f64);
-                metrics::gauge!("authd_raft_committed_index").set(committed.get().unwrap_or(0) as f64);
-                metrics::gauge!("authd_raft_is_leader").set(if m.state == ServerState::Leader { 1.0 } else { 0.0 });
-                metrics::gauge!("authd_raft_snapshot_index").set(m.snapshot.map_or(0, |l| l.index) as f64);
+                metrics::gauge!("authd_raft_last_log_index")
+                    .set(m.last_log_index.unwrap_or(0) as f64);
+                metrics::gauge!("authd_raft_applied_index")
+                    .set(m.last_applied.map_or(0, |l| l.index) as f64);
+                metrics::gauge!("authd_raft_committed_index")
+                    .set(committed.get().unwrap_or(0) as f64);
+                metrics::gauge!("authd_raft_is_leader").set(if m.state == ServerState::Leader {
+                    1.0
+                } else {
+                    0.0
+                });
+                metrics::gauge!("authd_raft_snapshot_index")
+                    .set(m.snapshot.map_or(0, |l| l.index) as f64);
             }
             if rx.changed().await.is_err() {
                 break;

@@ -42,11 +42,18 @@ pub enum Command {
     /// Mark the e-mail verified (or not).
     SetVerified { user_id: u64, verified: bool },
     /// Replace name and profile.
-    UpdateProfile { user_id: u64, name: Option<FullName>, profile: Option<Profile> },
+    UpdateProfile {
+        user_id: u64,
+        name: Option<FullName>,
+        profile: Option<Profile>,
+    },
     /// Suspend (ends every session and token of the user) or reinstate.
     SetSuspended { user_id: u64, suspended: bool },
     /// Create or replace a role's scope set.
-    DefineRole { role: String, scopes: BTreeSet<String> },
+    DefineRole {
+        role: String,
+        scopes: BTreeSet<String>,
+    },
     /// Give a user a role.
     GrantRole { user_id: u64, role: String },
     /// Take a role away.

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{
-    EntryPayload, LogId, RaftSnapshotBuilder, SnapshotMeta, StorageError, StorageIOError, StoredMembership,
+    EntryPayload, LogId, RaftSnapshotBuilder, SnapshotMeta, StorageError, StorageIOError,
+    StoredMembership,
 };
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -35,7 +36,10 @@ const SNAPSHOT_FILE: &str = "snapshot.bin";
 pub enum SmError {
     /// Reading or writing the snapshot file failed.
     #[error("snapshot I/O at {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The snapshot bytes are not a snapshot of this format.
     #[error("snapshot is corrupt or of an unknown format: {0}")]
     Corrupt(String),
@@ -74,7 +78,9 @@ impl StateReader {
         let wait = rx.wait_for(|a| a.is_some_and(|a| a >= index));
         match tokio::time::timeout(timeout, wait).await {
             Ok(Ok(a)) => Ok(a.unwrap_or(index)),
-            _ => Err(Elapsed { applied: *self.applied.borrow() }),
+            _ => Err(Elapsed {
+                applied: *self.applied.borrow(),
+            }),
         }
     }
 }
@@ -109,10 +115,14 @@ fn encode(body: &SnapshotBody) -> Result<Vec<u8>, SmError> {
 
 fn decode(bytes: &[u8]) -> Result<SnapshotBody, SmError> {
     let bad = |m: &str| SmError::Corrupt(m.to_owned());
-    let rest = bytes.strip_prefix(MAGIC.as_slice()).ok_or_else(|| bad("bad magic"))?;
+    let rest = bytes
+        .strip_prefix(MAGIC.as_slice())
+        .ok_or_else(|| bad("bad magic"))?;
     let (version, rest) = rest.split_first().ok_or_else(|| bad("truncated"))?;
     if *version != FORMAT_VERSION {
-        return Err(SmError::Corrupt(format!("format version {version}, this build reads {FORMAT_VERSION}")));
+        return Err(SmError::Corrupt(format!(
+            "format version {version}, this build reads {FORMAT_VERSION}"
+        )));
     }
     let (crc, payload) = rest.split_at_checked(4).ok_or_else(|| bad("truncated"))?;
     let crc = u32::from_le_bytes(crc.try_into().map_err(|_| bad("truncated"))?);
@@ -131,7 +141,10 @@ fn decode(bytes: &[u8]) -> Result<SnapshotBody, SmError> {
 fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), SmError> {
     let path = dir.join(name);
     let tmp = dir.join(format!("{name}.tmp"));
-    let io = |source| SmError::Io { path: path.clone(), source };
+    let io = |source| SmError::Io {
+        path: path.clone(),
+        source,
+    };
     let mut f = fs::File::create(&tmp).map_err(io)?;
     f.write_all(bytes).map_err(io)?;
     f.sync_all().map_err(io)?;
@@ -148,11 +161,13 @@ fn persist_monotonic(
     current: &Mutex<Option<SnapshotMeta<NodeId, NodeAddr>>>,
     body: &SnapshotBody,
 ) -> Result<Option<Vec<u8>>, SmError> {
-    let mut cur = current.lock().map_err(|_| SmError::Corrupt("snapshot lock poisoned".into()))?;
-    if let Some(c) = cur.as_ref() {
-        if c.last_log_id > body.meta.last_log_id {
-            return Ok(None);
-        }
+    let mut cur = current
+        .lock()
+        .map_err(|_| SmError::Corrupt("snapshot lock poisoned".into()))?;
+    if let Some(c) = cur.as_ref()
+        && c.last_log_id > body.meta.last_log_id
+    {
+        return Ok(None);
     }
     let bytes = encode(body)?;
     write_atomic(dir, SNAPSHOT_FILE, &bytes)?;
@@ -179,7 +194,10 @@ pub struct StateMachineStore {
 impl StateMachineStore {
     /// Open the state machine, loading `dir/snapshot.bin` if present; a corrupt one is an error.
     pub fn open(dir: &Path) -> Result<StateMachineStore, SmError> {
-        fs::create_dir_all(dir).map_err(|source| SmError::Io { path: dir.to_owned(), source })?;
+        fs::create_dir_all(dir).map_err(|source| SmError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
         let path = dir.join(SNAPSHOT_FILE);
         let body = match fs::read(&path) {
             Ok(bytes) => Some(decode(&bytes)?),
@@ -206,24 +224,32 @@ impl StateMachineStore {
 
     /// A reader handle for the hot path; stays valid across snapshot installs.
     pub fn reader(&self) -> StateReader {
-        StateReader { view: self.view.clone(), applied: self.applied_tx.subscribe() }
+        StateReader {
+            view: self.view.clone(),
+            applied: self.applied_tx.subscribe(),
+        }
     }
 
     fn install_body(&mut self, body: SnapshotBody) {
         self.last_applied = body.last_applied;
         self.membership = body.membership;
         self.state = body.state;
-        if let Ok(mut cur) = self.current.lock() {
-            if cur.as_ref().is_none_or(|c| c.last_log_id <= body.meta.last_log_id) {
-                *cur = Some(body.meta);
-            }
+        if let Ok(mut cur) = self.current.lock()
+            && cur
+                .as_ref()
+                .is_none_or(|c| c.last_log_id <= body.meta.last_log_id)
+        {
+            *cur = Some(body.meta);
         }
         self.publish();
     }
 
     fn publish(&self) {
         let idx = self.last_applied.map(|l| l.index);
-        self.view.store(Arc::new(View { last_applied: idx, state: self.state.clone() }));
+        self.view.store(Arc::new(View {
+            last_applied: idx,
+            state: self.state.clone(),
+        }));
         self.applied_tx.send_replace(idx);
     }
 }
@@ -233,7 +259,8 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
 
     async fn applied_state(
         &mut self,
-    ) -> Result<(Option<LogId<NodeId>>, StoredMembership<NodeId, NodeAddr>), StorageError<NodeId>> {
+    ) -> Result<(Option<LogId<NodeId>>, StoredMembership<NodeId, NodeAddr>), StorageError<NodeId>>
+    {
         Ok((self.last_applied, self.membership.clone()))
     }
 
@@ -277,7 +304,9 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         }
     }
 
-    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError<NodeId>> {
+    async fn begin_receiving_snapshot(
+        &mut self,
+    ) -> Result<Box<Cursor<Vec<u8>>>, StorageError<NodeId>> {
         Ok(Box::new(Cursor::new(Vec::new())))
     }
 
@@ -296,25 +325,34 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         body.meta = meta.clone();
         let dir = self.dir.clone();
         let current = self.current.clone();
-        let body = tokio::task::spawn_blocking(move || persist_monotonic(&dir, &current, &body).map(|_| body))
-            .await
-            .map_err(|e| sto_err(SmError::Corrupt(e.to_string())))?
-            .map_err(sto_err)?;
+        let body = tokio::task::spawn_blocking(move || {
+            persist_monotonic(&dir, &current, &body).map(|_| body)
+        })
+        .await
+        .map_err(|e| sto_err(SmError::Corrupt(e.to_string())))?
+        .map_err(sto_err)?;
         tracing::info!(snapshot = %meta.snapshot_id, last_log = ?meta.last_log_id, "installed snapshot from leader");
         metrics::counter!("authd_snapshots_installed_total").increment(1);
         self.install_body(body);
         Ok(())
     }
 
-    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
         let meta = self.current.lock().ok().and_then(|m| m.clone());
         let Some(meta) = meta else { return Ok(None) };
         let path = self.dir.join(SNAPSHOT_FILE);
         let bytes = tokio::task::spawn_blocking(move || fs::read(path))
             .await
             .map_err(|e| sto_err(SmError::Corrupt(e.to_string())))?
-            .map_err(|e| StorageError::from(StorageIOError::read_snapshot(Some(meta.signature()), &e)))?;
-        Ok(Some(Snapshot { meta, snapshot: Box::new(Cursor::new(bytes)) }))
+            .map_err(|e| {
+                StorageError::from(StorageIOError::read_snapshot(Some(meta.signature()), &e))
+            })?;
+        Ok(Some(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(bytes)),
+        }))
     }
 }
 
@@ -356,15 +394,27 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             // A newer snapshot (installed from the leader) superseded this one; hand out that one.
             tracing::info!(snapshot = %meta.snapshot_id, "snapshot superseded before it was written");
             let path = self.dir.join(SNAPSHOT_FILE);
-            let cur = self.current.lock().ok().and_then(|m| m.clone()).unwrap_or(meta);
-            let bytes = fs::read(&path)
-                .map_err(|e| StorageError::from(StorageIOError::read_snapshot(Some(cur.signature()), &e)))?;
-            return Ok(Snapshot { meta: cur, snapshot: Box::new(Cursor::new(bytes)) });
+            let cur = self
+                .current
+                .lock()
+                .ok()
+                .and_then(|m| m.clone())
+                .unwrap_or(meta);
+            let bytes = fs::read(&path).map_err(|e| {
+                StorageError::from(StorageIOError::read_snapshot(Some(cur.signature()), &e))
+            })?;
+            return Ok(Snapshot {
+                meta: cur,
+                snapshot: Box::new(Cursor::new(bytes)),
+            });
         };
         metrics::histogram!("authd_snapshot_build_seconds").record(start.elapsed().as_secs_f64());
         metrics::gauge!("authd_snapshot_bytes").set(bytes.len() as f64);
         tracing::info!(snapshot = %meta.snapshot_id, bytes = bytes.len(), "built snapshot");
-        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(bytes)) })
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(bytes)),
+        })
     }
 }
 

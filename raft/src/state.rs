@@ -16,21 +16,44 @@ use crate::command::{Applied, Command, NewUser, Rejected, Reply};
 /// Roles every cluster starts with (reference §1.7); `admin` holds the global forms.
 pub fn seeded_roles() -> OrdMap<String, Arc<BTreeSet<String>>> {
     const GENERAL: [&str; 14] = [
-        "public:read", "profile:update", "profile:read", "submission:create", "submission:update",
-        "submission:read", "submission:delete", "compile:read", "compile:create", "upload:read",
-        "upload:update", "upload:delete", "preview:read", "preview:create",
+        "public:read",
+        "profile:update",
+        "profile:read",
+        "submission:create",
+        "submission:update",
+        "submission:read",
+        "submission:delete",
+        "compile:read",
+        "compile:create",
+        "upload:read",
+        "upload:update",
+        "upload:delete",
+        "preview:read",
+        "preview:create",
     ];
     const ADMIN_EXTRA: [&str; 9] = [
-        "upload:create_checkpoint", "upload:delete_checkpoint", "upload:read_checkpoints",
-        "upload:restore_checkpoint", "fulltext:read", "fulltext:create", "upload:delete_workspace",
-        "upload:read_logs", "upload:read_service_logs",
+        "upload:create_checkpoint",
+        "upload:delete_checkpoint",
+        "upload:read_checkpoints",
+        "upload:restore_checkpoint",
+        "fulltext:read",
+        "fulltext:create",
+        "upload:delete_workspace",
+        "upload:read_logs",
+        "upload:read_service_logs",
     ];
     let user: BTreeSet<String> = GENERAL.iter().map(|s| (*s).to_owned()).collect();
-    let mut admin: BTreeSet<String> =
-        GENERAL.iter().chain(ADMIN_EXTRA.iter()).map(|s| format!("{s}:*")).collect();
+    let mut admin: BTreeSet<String> = GENERAL
+        .iter()
+        .chain(ADMIN_EXTRA.iter())
+        .map(|s| format!("{s}:*"))
+        .collect();
     admin.extend(["admin:read:*", "admin:write:*"].map(String::from));
-    let moderator: BTreeSet<String> =
-        user.iter().cloned().chain(["moderation:read", "moderation:update"].map(String::from)).collect();
+    let moderator: BTreeSet<String> = user
+        .iter()
+        .cloned()
+        .chain(["moderation:read", "moderation:update"].map(String::from))
+        .collect();
     OrdMap::from(vec![
         ("admin".to_owned(), Arc::new(admin)),
         ("moderator".to_owned(), Arc::new(moderator)),
@@ -90,7 +113,10 @@ impl State {
     /// A user by login name or e-mail (case-insensitive), as the login form accepts either.
     pub fn user_by_login(&self, login: &str) -> Option<&Arc<User>> {
         let key = fold(login);
-        self.usernames.get(&key).or_else(|| self.emails.get(&key)).and_then(|id| self.users.get(id))
+        self.usernames
+            .get(&key)
+            .or_else(|| self.emails.get(&key))
+            .and_then(|id| self.users.get(id))
     }
 
     /// Number of users, for metrics and tests.
@@ -159,11 +185,18 @@ impl State {
     pub fn apply(&mut self, cmd: &Command) -> Reply {
         match cmd {
             Command::CreateUser(nu) => self.create_user(nu),
-            Command::SetPassword { user_id, password_hash } => {
-                self.edit_user(*user_id, |u| u.password_hash.clone_from(password_hash))
+            Command::SetPassword {
+                user_id,
+                password_hash,
+            } => self.edit_user(*user_id, |u| u.password_hash.clone_from(password_hash)),
+            Command::SetVerified { user_id, verified } => {
+                self.edit_user(*user_id, |u| u.verified = *verified)
             }
-            Command::SetVerified { user_id, verified } => self.edit_user(*user_id, |u| u.verified = *verified),
-            Command::UpdateProfile { user_id, name, profile } => self.edit_user(*user_id, |u| {
+            Command::UpdateProfile {
+                user_id,
+                name,
+                profile,
+            } => self.edit_user(*user_id, |u| {
                 u.name.clone_from(name);
                 u.profile.clone_from(profile);
             }),
@@ -206,8 +239,12 @@ impl State {
                 u.scopes.remove(scope);
             }),
             Command::CreateSession(s) => self.create_session(s),
-            Command::EndSession { session_id } => Ok(Applied::Ended(u64::from(self.end_session(session_id)))),
-            Command::EndUserSessions { user_id } => Ok(Applied::Ended(self.end_user_sessions(*user_id))),
+            Command::EndSession { session_id } => {
+                Ok(Applied::Ended(u64::from(self.end_session(session_id))))
+            }
+            Command::EndUserSessions { user_id } => {
+                Ok(Applied::Ended(self.end_user_sessions(*user_id)))
+            }
             Command::CreateClient(c) => {
                 if self.clients.contains_key(&c.id) {
                     return Err(Rejected::Duplicate);
@@ -225,7 +262,9 @@ impl State {
                 Ok(Applied::Ended(self.end_client_tokens(client_id)))
             }
             Command::IssueToken(t) => self.issue_token(t),
-            Command::RevokeToken { digest } => Ok(Applied::Ended(u64::from(self.remove_token(digest)))),
+            Command::RevokeToken { digest } => {
+                Ok(Applied::Ended(u64::from(self.remove_token(digest))))
+            }
             Command::Expire { now_ms } => Ok(Applied::Ended(self.expire(*now_ms))),
         }
     }
@@ -246,7 +285,9 @@ impl State {
             return Err(Rejected::Invalid(format!("unknown role {r:?}")));
         }
         let id = match nu.id {
-            Some(id) if self.users.contains_key(&id) || id == 0 => return Err(Rejected::UserIdTaken),
+            Some(id) if self.users.contains_key(&id) || id == 0 => {
+                return Err(Rejected::UserIdTaken);
+            }
             Some(id) => id,
             None => self.next_user_id,
         };
@@ -321,7 +362,10 @@ impl State {
                 Some(_) => {}
             }
         }
-        if t.client_id.as_ref().is_some_and(|c| !self.clients.contains_key(c)) {
+        if t.client_id
+            .as_ref()
+            .is_some_and(|c| !self.clients.contains_key(c))
+        {
             return Err(Rejected::UnknownClient);
         }
         if let Some(uid) = t.user_id {
@@ -370,11 +414,22 @@ impl State {
     }
 
     fn expire(&mut self, now_ms: u64) -> u64 {
-        let dead_s: Vec<String> =
-            self.sessions.values().filter(|s| s.expires_ms <= now_ms).map(|s| s.id.clone()).collect();
-        let dead_t: Vec<String> =
-            self.tokens.values().filter(|t| t.expires_ms <= now_ms).map(|t| t.digest.clone()).collect();
-        let s: u64 = dead_s.iter().map(|id| u64::from(self.end_session(id))).sum();
+        let dead_s: Vec<String> = self
+            .sessions
+            .values()
+            .filter(|s| s.expires_ms <= now_ms)
+            .map(|s| s.id.clone())
+            .collect();
+        let dead_t: Vec<String> = self
+            .tokens
+            .values()
+            .filter(|t| t.expires_ms <= now_ms)
+            .map(|t| t.digest.clone())
+            .collect();
+        let s: u64 = dead_s
+            .iter()
+            .map(|id| u64::from(self.end_session(id)))
+            .sum();
         let t: u64 = dead_t.iter().map(|d| u64::from(self.remove_token(d))).sum();
         s + t
     }

@@ -1,4 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::collections::BTreeSet;
 
@@ -111,16 +116,38 @@ fn unknown_role_is_refused_and_changes_nothing() {
 #[test]
 fn user_edits() {
     let mut s = state_with_alice();
-    let set_pw = Command::SetPassword { user_id: 1, password_hash: "h2".into() };
+    let set_pw = Command::SetPassword {
+        user_id: 1,
+        password_hash: "h2".into(),
+    };
     assert_eq!(s.apply(&set_pw), Ok(Applied::Done));
     assert_eq!(s.user(1).unwrap().password_hash, "h2");
-    assert_eq!(s.apply(&Command::SetVerified { user_id: 1, verified: false }), Ok(Applied::Done));
+    assert_eq!(
+        s.apply(&Command::SetVerified {
+            user_id: 1,
+            verified: false
+        }),
+        Ok(Applied::Done)
+    );
     assert!(!s.user(1).unwrap().verified);
-    let profile = Some(authd_auth::Profile { affiliation: "Cornell".into(), ..Default::default() });
-    let upd = Command::UpdateProfile { user_id: 1, name: None, profile: profile.clone() };
+    let profile = Some(authd_auth::Profile {
+        affiliation: "Cornell".into(),
+        ..Default::default()
+    });
+    let upd = Command::UpdateProfile {
+        user_id: 1,
+        name: None,
+        profile: profile.clone(),
+    };
     assert_eq!(s.apply(&upd), Ok(Applied::Done));
     assert_eq!(s.user(1).unwrap().profile, profile);
-    assert_eq!(s.apply(&Command::SetVerified { user_id: 9, verified: true }), Err(Rejected::UnknownUser));
+    assert_eq!(
+        s.apply(&Command::SetVerified {
+            user_id: 9,
+            verified: true
+        }),
+        Err(Rejected::UnknownUser)
+    );
 }
 
 #[test]
@@ -129,22 +156,64 @@ fn roles_and_scopes_resolve_at_check_time() {
     let alice = s.user(1).unwrap().clone();
     assert!(s.effective_scopes(&alice).contains("submission:create"));
     assert!(!s.effective_scopes(&alice).contains("submission:read:*"));
-    assert_eq!(s.apply(&Command::GrantRole { user_id: 1, role: "admin".into() }), Ok(Applied::Done));
-    assert_eq!(s.apply(&Command::GrantRole { user_id: 1, role: "ghost".into() }), Err(Rejected::UnknownRole));
+    assert_eq!(
+        s.apply(&Command::GrantRole {
+            user_id: 1,
+            role: "admin".into()
+        }),
+        Ok(Applied::Done)
+    );
+    assert_eq!(
+        s.apply(&Command::GrantRole {
+            user_id: 1,
+            role: "ghost".into()
+        }),
+        Err(Rejected::UnknownRole)
+    );
     let alice = s.user(1).unwrap().clone();
     assert!(s.effective_scopes(&alice).contains("submission:read:*"));
-    assert_eq!(s.apply(&Command::RevokeRole { user_id: 1, role: "admin".into() }), Ok(Applied::Done));
-    assert_eq!(s.apply(&Command::GrantScope { user_id: 1, scope: "fulltext:read".into() }), Ok(Applied::Done));
-    assert!(matches!(s.apply(&Command::GrantScope { user_id: 1, scope: "bad".into() }), Err(Rejected::Invalid(_))));
+    assert_eq!(
+        s.apply(&Command::RevokeRole {
+            user_id: 1,
+            role: "admin".into()
+        }),
+        Ok(Applied::Done)
+    );
+    assert_eq!(
+        s.apply(&Command::GrantScope {
+            user_id: 1,
+            scope: "fulltext:read".into()
+        }),
+        Ok(Applied::Done)
+    );
+    assert!(matches!(
+        s.apply(&Command::GrantScope {
+            user_id: 1,
+            scope: "bad".into()
+        }),
+        Err(Rejected::Invalid(_))
+    ));
     let alice = s.user(1).unwrap().clone();
     assert!(s.effective_scopes(&alice).contains("fulltext:read"));
     assert!(!s.effective_scopes(&alice).contains("submission:read:*"));
-    assert_eq!(s.apply(&Command::RevokeScope { user_id: 1, scope: "fulltext:read".into() }), Ok(Applied::Done));
+    assert_eq!(
+        s.apply(&Command::RevokeScope {
+            user_id: 1,
+            scope: "fulltext:read".into()
+        }),
+        Ok(Applied::Done)
+    );
     // Redefining a role changes every holder at once.
-    let def = Command::DefineRole { role: "user".into(), scopes: BTreeSet::from(["public:read".to_owned()]) };
+    let def = Command::DefineRole {
+        role: "user".into(),
+        scopes: BTreeSet::from(["public:read".to_owned()]),
+    };
     assert_eq!(s.apply(&def), Ok(Applied::Done));
     let alice = s.user(1).unwrap().clone();
-    assert_eq!(s.effective_scopes(&alice), BTreeSet::from(["public:read".to_owned()]));
+    assert_eq!(
+        s.effective_scopes(&alice),
+        BTreeSet::from(["public:read".to_owned()])
+    );
 }
 
 #[test]
@@ -155,14 +224,33 @@ fn sessions_create_end_and_end_all_of_user() {
         assert_eq!(s.apply(&session(id, uid, 1_000)), Ok(Applied::Done));
     }
     assert_eq!(s.apply(&session("a1", 1, 1_000)), Err(Rejected::Duplicate));
-    assert_eq!(s.apply(&session("z", 42, 1_000)), Err(Rejected::UnknownUser));
+    assert_eq!(
+        s.apply(&session("z", 42, 1_000)),
+        Err(Rejected::UnknownUser)
+    );
     assert_eq!(s.sessions_of(1).len(), 3);
-    assert_eq!(s.apply(&Command::EndSession { session_id: "a1".into() }), Ok(Applied::Ended(1)));
-    assert_eq!(s.apply(&Command::EndSession { session_id: "a1".into() }), Ok(Applied::Ended(0)));
-    assert_eq!(s.apply(&Command::EndUserSessions { user_id: 1 }), Ok(Applied::Ended(2)));
+    assert_eq!(
+        s.apply(&Command::EndSession {
+            session_id: "a1".into()
+        }),
+        Ok(Applied::Ended(1))
+    );
+    assert_eq!(
+        s.apply(&Command::EndSession {
+            session_id: "a1".into()
+        }),
+        Ok(Applied::Ended(0))
+    );
+    assert_eq!(
+        s.apply(&Command::EndUserSessions { user_id: 1 }),
+        Ok(Applied::Ended(2))
+    );
     assert!(s.sessions_of(1).is_empty());
     assert!(s.session("a2").is_none());
-    assert!(s.live_session("b1", 0).is_some(), "other users are untouched");
+    assert!(
+        s.live_session("b1", 0).is_some(),
+        "other users are untouched"
+    );
 }
 
 #[test]
@@ -172,8 +260,14 @@ fn expiry_is_decided_by_the_entry_not_the_clock() {
     s.apply(&session("new", 1, 300)).unwrap();
     s.apply(&token("t-old", Some(1), None, 100)).unwrap();
     assert!(s.live_session("old", 99).is_some());
-    assert!(s.live_session("old", 100).is_none(), "dead at its end instant");
-    assert_eq!(s.apply(&Command::Expire { now_ms: 100 }), Ok(Applied::Ended(2)));
+    assert!(
+        s.live_session("old", 100).is_none(),
+        "dead at its end instant"
+    );
+    assert_eq!(
+        s.apply(&Command::Expire { now_ms: 100 }),
+        Ok(Applied::Ended(2))
+    );
     assert!(s.session("old").is_none());
     assert!(s.session("new").is_some());
     assert!(s.sessions_of(1).iter().all(|x| x.id == "new"));
@@ -184,12 +278,27 @@ fn suspension_ends_sessions_and_tokens_and_blocks_new_ones() {
     let mut s = state_with_alice();
     s.apply(&session("a1", 1, 1_000)).unwrap();
     s.apply(&token("t1", Some(1), None, 1_000)).unwrap();
-    assert_eq!(s.apply(&Command::SetSuspended { user_id: 1, suspended: true }), Ok(Applied::Ended(2)));
+    assert_eq!(
+        s.apply(&Command::SetSuspended {
+            user_id: 1,
+            suspended: true
+        }),
+        Ok(Applied::Ended(2))
+    );
     assert!(s.session("a1").is_none());
     assert!(s.live_token("t1", 0).is_none());
     assert_eq!(s.apply(&session("a2", 1, 1_000)), Err(Rejected::Suspended));
-    assert_eq!(s.apply(&token("t2", Some(1), None, 1_000)), Err(Rejected::Suspended));
-    assert_eq!(s.apply(&Command::SetSuspended { user_id: 1, suspended: false }), Ok(Applied::Done));
+    assert_eq!(
+        s.apply(&token("t2", Some(1), None, 1_000)),
+        Err(Rejected::Suspended)
+    );
+    assert_eq!(
+        s.apply(&Command::SetSuspended {
+            user_id: 1,
+            suspended: false
+        }),
+        Ok(Applied::Done)
+    );
     assert_eq!(s.apply(&session("a2", 1, 1_000)), Ok(Applied::Done));
 }
 
@@ -199,19 +308,52 @@ fn clients_and_tokens() {
     assert_eq!(s.apply(&client("c1", 1)), Ok(Applied::Done));
     assert_eq!(s.apply(&client("c1", 1)), Err(Rejected::Duplicate));
     assert_eq!(s.apply(&client("c2", 99)), Err(Rejected::UnknownUser));
-    assert_eq!(s.apply(&token("t1", None, Some("c1"), 1_000)), Ok(Applied::Done));
-    assert_eq!(s.apply(&token("t2", Some(1), Some("c1"), 1_000)), Ok(Applied::Done));
-    assert_eq!(s.apply(&token("t3", Some(1), Some("nope"), 1_000)), Err(Rejected::UnknownClient));
-    assert!(s.live_token("t3", 0).is_none(), "a refused token leaves no trace");
-    assert_eq!(s.apply(&token("t1", None, None, 1_000)), Err(Rejected::Duplicate));
+    assert_eq!(
+        s.apply(&token("t1", None, Some("c1"), 1_000)),
+        Ok(Applied::Done)
+    );
+    assert_eq!(
+        s.apply(&token("t2", Some(1), Some("c1"), 1_000)),
+        Ok(Applied::Done)
+    );
+    assert_eq!(
+        s.apply(&token("t3", Some(1), Some("nope"), 1_000)),
+        Err(Rejected::UnknownClient)
+    );
+    assert!(
+        s.live_token("t3", 0).is_none(),
+        "a refused token leaves no trace"
+    );
+    assert_eq!(
+        s.apply(&token("t1", None, None, 1_000)),
+        Err(Rejected::Duplicate)
+    );
     assert!(s.live_token("t1", 999).is_some());
     assert!(s.live_token("t1", 1_000).is_none());
-    assert_eq!(s.apply(&Command::RevokeToken { digest: "t2".into() }), Ok(Applied::Ended(1)));
-    assert_eq!(s.apply(&token("t4", Some(1), Some("c1"), 1_000)), Ok(Applied::Done));
-    assert_eq!(s.apply(&Command::RevokeClient { client_id: "c1".into() }), Ok(Applied::Ended(2)));
+    assert_eq!(
+        s.apply(&Command::RevokeToken {
+            digest: "t2".into()
+        }),
+        Ok(Applied::Ended(1))
+    );
+    assert_eq!(
+        s.apply(&token("t4", Some(1), Some("c1"), 1_000)),
+        Ok(Applied::Done)
+    );
+    assert_eq!(
+        s.apply(&Command::RevokeClient {
+            client_id: "c1".into()
+        }),
+        Ok(Applied::Ended(2))
+    );
     assert!(s.client("c1").is_none());
     assert!(s.live_token("t4", 0).is_none());
-    assert_eq!(s.apply(&Command::RevokeClient { client_id: "c1".into() }), Err(Rejected::UnknownClient));
+    assert_eq!(
+        s.apply(&Command::RevokeClient {
+            client_id: "c1".into()
+        }),
+        Err(Rejected::UnknownClient)
+    );
 }
 
 #[test]

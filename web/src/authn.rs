@@ -4,11 +4,11 @@
 //! [`Backend::authorize`], which does no I/O. A 200 has an empty body (so NGINX keeps the
 //! upstream connection) and the upstream JWT as the bare value of `Authorization`.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde_json::json;
 
 use crate::backend::{AuthDecision, Backend, Credential};
@@ -24,15 +24,22 @@ fn reason(status: StatusCode, reason: &str) -> Response {
 }
 
 /// Parse the credential: header first, then the NG cookie. `Err` means a malformed header (400).
-pub fn credential(headers: &HeaderMap, cookie_name: &str) -> Result<Option<Credential>, &'static str> {
+pub fn credential(
+    headers: &HeaderMap,
+    cookie_name: &str,
+) -> Result<Option<Credential>, &'static str> {
     if let Some(h) = headers.get(AUTHORIZATION) {
         let h = h.to_str().map_err(|_| "malformed Authorization header")?;
-        let (scheme, token) = h.trim().split_once(' ').ok_or("malformed Authorization header")?;
+        let (scheme, token) = h
+            .trim()
+            .split_once(' ')
+            .ok_or("malformed Authorization header")?;
         if !scheme.eq_ignore_ascii_case("bearer") {
             return Err("unsupported Authorization scheme; use Bearer");
         }
         let token = token.trim();
-        if token.is_empty() || token.len() > MAX_LEN || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        if token.is_empty() || token.len() > MAX_LEN || !token.bytes().all(|b| b.is_ascii_graphic())
+        {
             return Err("malformed bearer token");
         }
         return Ok(Some(Credential::Bearer(token.to_owned())));
@@ -43,7 +50,9 @@ pub fn credential(headers: &HeaderMap, cookie_name: &str) -> Result<Option<Crede
 
 /// Parse `X-Required-Scopes`.
 pub fn required_scopes(headers: &HeaderMap) -> Result<Vec<String>, &'static str> {
-    let Some(h) = headers.get(REQUIRED_SCOPES) else { return Ok(Vec::new()) };
+    let Some(h) = headers.get(REQUIRED_SCOPES) else {
+        return Ok(Vec::new());
+    };
     let h = h.to_str().map_err(|_| "malformed X-Required-Scopes")?;
     if h.len() > MAX_LEN {
         return Err("X-Required-Scopes too long");
@@ -54,7 +63,10 @@ pub fn required_scopes(headers: &HeaderMap) -> Result<Vec<String>, &'static str>
 /// The handler.
 pub async fn auth<B: Backend>(State(b): State<B>, headers: HeaderMap) -> Response {
     let settings = b.settings();
-    let (cred, required) = match (credential(&headers, &settings.cookie.name), required_scopes(&headers)) {
+    let (cred, required) = match (
+        credential(&headers, &settings.cookie.name),
+        required_scopes(&headers),
+    ) {
         (Ok(c), Ok(r)) => (c, r),
         (Err(e), _) | (_, Err(e)) => return reason(StatusCode::BAD_REQUEST, e),
     };
@@ -68,23 +80,30 @@ pub async fn auth<B: Backend>(State(b): State<B>, headers: HeaderMap) -> Respons
                 r.headers_mut().insert(AUTHORIZATION, v);
                 r
             }
-            Err(_) => reason(StatusCode::INTERNAL_SERVER_ERROR, "could not encode the upstream token"),
+            Err(_) => reason(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "could not encode the upstream token",
+            ),
         },
-        AuthDecision::Unauthorized { reason: why, clear_cookie } => {
+        AuthDecision::Unauthorized {
+            reason: why,
+            clear_cookie,
+        } => {
             let mut r = reason(StatusCode::UNAUTHORIZED, &why);
-            if clear_cookie {
-                if let Ok(v) = HeaderValue::from_str(&settings.cookie.clear()) {
-                    r.headers_mut().insert(SET_COOKIE, v);
-                }
+            if clear_cookie && let Ok(v) = HeaderValue::from_str(&settings.cookie.clear()) {
+                r.headers_mut().insert(SET_COOKIE, v);
             }
             r
         }
-        AuthDecision::Forbidden(missing) => {
-            (StatusCode::FORBIDDEN, Json(json!({"reason": "insufficient scope", "missing": missing}))).into_response()
-        }
+        AuthDecision::Forbidden(missing) => (
+            StatusCode::FORBIDDEN,
+            Json(json!({"reason": "insufficient scope", "missing": missing})),
+        )
+            .into_response(),
         AuthDecision::Unavailable(why) => reason(StatusCode::SERVICE_UNAVAILABLE, &why),
     };
-    resp.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
 
@@ -108,13 +127,25 @@ mod tests {
     #[test]
     fn header_wins_over_cookie_and_bad_headers_are_400() {
         let both = h(&[("authorization", "Bearer tok"), ("cookie", "C=v")]);
-        assert_eq!(credential(&both, "C"), Ok(Some(Credential::Bearer("tok".into()))));
-        assert_eq!(credential(&h(&[("cookie", "C=v; C=w")]), "C"), Ok(Some(Credential::NgCookies(vec!["v".into(), "w".into()]))));
+        assert_eq!(
+            credential(&both, "C"),
+            Ok(Some(Credential::Bearer("tok".into())))
+        );
+        assert_eq!(
+            credential(&h(&[("cookie", "C=v; C=w")]), "C"),
+            Ok(Some(Credential::NgCookies(vec!["v".into(), "w".into()])))
+        );
         assert_eq!(credential(&h(&[]), "C"), Ok(None));
         for bad in ["abc", "Basic dXNlcjpw", "Bearer ", "Bearer a b"] {
-            assert!(credential(&h(&[("authorization", bad)]), "C").is_err(), "{bad:?}");
+            assert!(
+                credential(&h(&[("authorization", bad)]), "C").is_err(),
+                "{bad:?}"
+            );
         }
-        assert_eq!(required_scopes(&h(&[("x-required-scopes", " a:b  c:d ")])), Ok(vec!["a:b".into(), "c:d".into()]));
+        assert_eq!(
+            required_scopes(&h(&[("x-required-scopes", " a:b  c:d ")])),
+            Ok(vec!["a:b".into(), "c:d".into()])
+        );
     }
 
     proptest! {

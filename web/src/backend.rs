@@ -202,29 +202,55 @@ pub trait Backend: Clone + Send + Sync + 'static {
     /// The cluster secret, to check operator (CLI) request signatures.
     fn cluster_secret(&self) -> &[u8];
     /// Create a user (hashes the password off the async runtime).
-    fn add_user(&self, req: NewUserRequest) -> impl Future<Output = Result<UserView, BackendError>> + Send;
+    fn add_user(
+        &self,
+        req: NewUserRequest,
+    ) -> impl Future<Output = Result<UserView, BackendError>> + Send;
     /// A user by id or username, from this node's replicated state.
     fn user(&self, key: &str) -> Option<UserView>;
     /// Start a session for a user.
-    fn create_session(&self, req: NewSession) -> impl Future<Output = Result<SessionView, BackendError>> + Send;
+    fn create_session(
+        &self,
+        req: NewSession,
+    ) -> impl Future<Output = Result<SessionView, BackendError>> + Send;
     /// A live session by id, from this node's replicated state.
     fn session(&self, id: &str) -> Option<SessionView>;
     /// End a session; returns how many ended (0 if it was already gone).
     fn end_session(&self, id: &str) -> impl Future<Output = Result<u64, BackendError>> + Send;
     /// Add a voter (as a learner first, caught up, then promoted); leader only.
-    fn add_member(&self, member: MemberView) -> impl Future<Output = Result<ClusterStatus, BackendError>> + Send;
+    fn add_member(
+        &self,
+        member: MemberView,
+    ) -> impl Future<Output = Result<ClusterStatus, BackendError>> + Send;
     /// End every session of a user (id or username); returns how many ended.
-    fn end_user_sessions(&self, key: &str) -> impl Future<Output = Result<u64, BackendError>> + Send;
+    fn end_user_sessions(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<u64, BackendError>> + Send;
     /// Suspend a user (id or username): ends their sessions and tokens everywhere before returning.
-    fn suspend_user(&self, key: &str, suspended: bool) -> impl Future<Output = Result<u64, BackendError>> + Send;
+    fn suspend_user(
+        &self,
+        key: &str,
+        suspended: bool,
+    ) -> impl Future<Output = Result<u64, BackendError>> + Send;
     /// Cookie, redirect and `/auth` policy.
     fn settings(&self) -> &WebSettings;
     /// The `/auth` decision, from local replicated state only: no I/O, no await.
-    fn authorize(&self, credential: Option<Credential>, required_scopes: &[String]) -> AuthDecision;
+    fn authorize(&self, credential: Option<Credential>, required_scopes: &[String])
+    -> AuthDecision;
     /// Check a password and start a session. `Err(Invalid)` for any bad credential, never saying which part.
-    fn login(&self, req: LoginRequest) -> impl Future<Output = Result<LoginOk, BackendError>> + Send;
+    fn login(
+        &self,
+        req: LoginRequest,
+    ) -> impl Future<Output = Result<LoginOk, BackendError>> + Send;
     /// End the sessions the given NG cookie values name (logout); ignores invalid ones.
-    fn logout(&self, cookies: Vec<String>) -> impl Future<Output = Result<u64, BackendError>> + Send;
+    fn logout(
+        &self,
+        cookies: Vec<String>,
+    ) -> impl Future<Output = Result<u64, BackendError>> + Send;
     /// Remove a voter; leader only.
-    fn remove_member(&self, id: u64) -> impl Future<Output = Result<ClusterStatus, BackendError>> + Send;
+    fn remove_member(
+        &self,
+        id: u64,
+    ) -> impl Future<Output = Result<ClusterStatus, BackendError>> + Send;
 }

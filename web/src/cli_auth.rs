@@ -14,7 +14,13 @@ pub const HEADER: &str = "x-authd-signature";
 /// Accepted clock difference between the CLI and the node.
 pub const MAX_SKEW_SECS: u64 = 300;
 
-fn mac(secret: &[u8], t: u64, method: &str, path_and_query: &str, body: &[u8]) -> Option<Hmac<Sha256>> {
+fn mac(
+    secret: &[u8],
+    t: u64,
+    method: &str,
+    path_and_query: &str,
+    body: &[u8],
+) -> Option<Hmac<Sha256>> {
     let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(secret).ok()?;
     let body_hash = hex::encode(Sha256::digest(body));
     m.update(format!("authd-cli-v1\n{t}\n{method}\n{path_and_query}\n{body_hash}").as_bytes());
@@ -22,7 +28,13 @@ fn mac(secret: &[u8], t: u64, method: &str, path_and_query: &str, body: &[u8]) -
 }
 
 /// The header value for a request (used by the CLI, tests and benchmarks).
-pub fn sign(secret: &[u8], method: &str, path_and_query: &str, body: &[u8], unix_secs: u64) -> String {
+pub fn sign(
+    secret: &[u8],
+    method: &str,
+    path_and_query: &str,
+    body: &[u8],
+    unix_secs: u64,
+) -> String {
     let sig = mac(secret, unix_secs, method, path_and_query, body)
         .map(|m| hex::encode(m.finalize().into_bytes()))
         .unwrap_or_default();
@@ -78,15 +90,47 @@ mod tests {
     #[test]
     fn round_trip_and_every_tamper_is_refused() {
         let h = sign(S, "POST", "/api/v1/users", b"{}", 1000);
-        assert_eq!(verify(S, Some(&h), "POST", "/api/v1/users", b"{}", 1010), Ok(()));
-        assert_eq!(verify(b"other-secret", Some(&h), "POST", "/api/v1/users", b"{}", 1000), Err(SignatureError::Bad));
-        assert_eq!(verify(S, Some(&h), "GET", "/api/v1/users", b"{}", 1000), Err(SignatureError::Bad));
-        assert_eq!(verify(S, Some(&h), "POST", "/api/v1/user", b"{}", 1000), Err(SignatureError::Bad));
-        assert_eq!(verify(S, Some(&h), "POST", "/api/v1/users", b"{ }", 1000), Err(SignatureError::Bad));
-        assert_eq!(verify(S, Some(&h), "POST", "/api/v1/users", b"{}", 2000), Err(SignatureError::Stale));
-        assert_eq!(verify(S, None, "POST", "/", b"", 0), Err(SignatureError::Missing));
+        assert_eq!(
+            verify(S, Some(&h), "POST", "/api/v1/users", b"{}", 1010),
+            Ok(())
+        );
+        assert_eq!(
+            verify(
+                b"other-secret",
+                Some(&h),
+                "POST",
+                "/api/v1/users",
+                b"{}",
+                1000
+            ),
+            Err(SignatureError::Bad)
+        );
+        assert_eq!(
+            verify(S, Some(&h), "GET", "/api/v1/users", b"{}", 1000),
+            Err(SignatureError::Bad)
+        );
+        assert_eq!(
+            verify(S, Some(&h), "POST", "/api/v1/user", b"{}", 1000),
+            Err(SignatureError::Bad)
+        );
+        assert_eq!(
+            verify(S, Some(&h), "POST", "/api/v1/users", b"{ }", 1000),
+            Err(SignatureError::Bad)
+        );
+        assert_eq!(
+            verify(S, Some(&h), "POST", "/api/v1/users", b"{}", 2000),
+            Err(SignatureError::Stale)
+        );
+        assert_eq!(
+            verify(S, None, "POST", "/", b"", 0),
+            Err(SignatureError::Missing)
+        );
         for bad in ["", "t=x,sig=00", "t=1", "sig=00,t=1", "t=1,sig=zz"] {
-            assert_eq!(verify(S, Some(bad), "POST", "/", b"", 1), Err(SignatureError::Malformed), "{bad:?}");
+            assert_eq!(
+                verify(S, Some(bad), "POST", "/", b"", 1),
+                Err(SignatureError::Malformed),
+                "{bad:?}"
+            );
         }
     }
 }

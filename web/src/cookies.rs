@@ -34,12 +34,22 @@ pub fn values(headers: &HeaderMap, name: &str) -> Vec<String> {
 impl CookieSettings {
     /// `Set-Cookie` value for a new session cookie.
     pub fn set(&self, value: &str, max_age_secs: u64) -> String {
-        format!("{}={}; Path=/; HttpOnly; Max-Age={}{}", self.name, value, max_age_secs, self.attrs())
+        format!(
+            "{}={}; Path=/; HttpOnly; Max-Age={}{}",
+            self.name,
+            value,
+            max_age_secs,
+            self.attrs()
+        )
     }
 
     /// `Set-Cookie` value that deletes the cookie.
     pub fn clear(&self) -> String {
-        format!("{}=; Path=/; HttpOnly; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT{}", self.name, self.attrs())
+        format!(
+            "{}=; Path=/; HttpOnly; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT{}",
+            self.name,
+            self.attrs()
+        )
     }
 
     fn attrs(&self) -> String {
@@ -74,8 +84,16 @@ mod tests {
 
     #[test]
     fn attributes() {
-        let c = CookieSettings { name: "N".into(), domain: Some("arxiv.org".into()), secure: true, same_site: "Lax".into() };
-        assert_eq!(c.set("v", 10), "N=v; Path=/; HttpOnly; Max-Age=10; Domain=arxiv.org; Secure; SameSite=Lax");
+        let c = CookieSettings {
+            name: "N".into(),
+            domain: Some("arxiv.org".into()),
+            secure: true,
+            same_site: "Lax".into(),
+        };
+        assert_eq!(
+            c.set("v", 10),
+            "N=v; Path=/; HttpOnly; Max-Age=10; Domain=arxiv.org; Secure; SameSite=Lax"
+        );
         assert!(c.clear().starts_with("N=; Path=/; HttpOnly; Max-Age=0;"));
     }
 }

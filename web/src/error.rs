@@ -21,17 +21,29 @@ pub struct ApiError {
 impl ApiError {
     /// A 400 for a malformed request.
     pub fn bad_request(reason: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::BAD_REQUEST, code: "invalid_request", reason: reason.into() }
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code: "invalid_request",
+            reason: reason.into(),
+        }
     }
 
     /// A 401 for a missing or bad credential.
     pub fn unauthorized(reason: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::UNAUTHORIZED, code: "unauthorized", reason: reason.into() }
+        ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            code: "unauthorized",
+            reason: reason.into(),
+        }
     }
 
     /// A 404.
     pub fn not_found(reason: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::NOT_FOUND, code: "not_found", reason: reason.into() }
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            code: "not_found",
+            reason: reason.into(),
+        }
     }
 }
 
@@ -44,12 +56,20 @@ impl From<BackendError> for ApiError {
             BackendError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             BackendError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
-        ApiError { status, code, reason: e.to_string() }
+        ApiError {
+            status,
+            code,
+            reason: e.to_string(),
+        }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({"error": self.code, "reason": self.reason}))).into_response()
+        (
+            self.status,
+            Json(json!({"error": self.code, "reason": self.reason})),
+        )
+            .into_response()
     }
 }

@@ -12,8 +12,8 @@ mod operator;
 mod routes;
 
 pub use backend::{
-    AuthDecision, Backend, BackendError, ClusterStatus, Credential, LoginOk, LoginRequest, MemberView, NewSession,
-    NewUserRequest, SessionView, UserView, WebSettings,
+    AuthDecision, Backend, BackendError, ClusterStatus, Credential, LoginOk, LoginRequest,
+    MemberView, NewSession, NewUserRequest, SessionView, UserView, WebSettings,
 };
 pub use cookies::CookieSettings;
 pub use routes::router;

@@ -3,11 +3,11 @@
 
 use std::net::SocketAddr;
 
+use axum::Form;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE, USER_AGENT};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Form;
 use serde::Deserialize;
 
 use crate::backend::{Backend, BackendError, LoginRequest};
@@ -37,12 +37,25 @@ pub struct Next {
 const GENERIC_FAILURE: &str = "Invalid username or password.";
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 fn page(status: StatusCode, error: Option<&str>, next: Option<&str>) -> Response {
-    let err = error.map(|e| format!("<p role=\"alert\" id=\"login-error\">{}</p>", escape(e))).unwrap_or_default();
-    let next = next.map(|n| format!("<input type=\"hidden\" name=\"next_page\" value=\"{}\">", escape(n))).unwrap_or_default();
+    let err = error
+        .map(|e| format!("<p role=\"alert\" id=\"login-error\">{}</p>", escape(e)))
+        .unwrap_or_default();
+    let next = next
+        .map(|n| {
+            format!(
+                "<input type=\"hidden\" name=\"next_page\" value=\"{}\">",
+                escape(n)
+            )
+        })
+        .unwrap_or_default();
     let body = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Log in | arXiv</title></head><body>\
 <h1>Log in to arXiv</h1>{err}<form method=\"post\" action=\"/login\">{next}\
@@ -51,8 +64,12 @@ fn page(status: StatusCode, error: Option<&str>, next: Option<&str>) -> Response
 <button type=\"submit\">Log in</button></form></body></html>"
     );
     let mut r = (status, body).into_response();
-    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    r.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 
@@ -64,12 +81,14 @@ fn redirect(to: &str, set_cookie: Option<String>) -> Response {
     if let Some(c) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
         r.headers_mut().insert(SET_COOKIE, c);
     }
-    r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 
 fn target<B: Backend>(b: &B, next: Option<&str>, fallback: &str) -> String {
-    next.and_then(|n| next_page::safe(n, &b.settings().redirect_hosts)).unwrap_or_else(|| fallback.to_owned())
+    next.and_then(|n| next_page::safe(n, &b.settings().redirect_hosts))
+        .unwrap_or_else(|| fallback.to_owned())
 }
 
 /// `GET /login`
@@ -84,42 +103,77 @@ pub async fn submit<B: Backend>(
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
-    if f.username.trim().is_empty() || f.password.is_empty() || f.username.len() > 320 || f.password.len() > 1024 {
-        return page(StatusCode::BAD_REQUEST, Some(GENERIC_FAILURE), f.next_page.as_deref());
+    if f.username.trim().is_empty()
+        || f.password.is_empty()
+        || f.username.len() > 320
+        || f.password.len() > 1024
+    {
+        return page(
+            StatusCode::BAD_REQUEST,
+            Some(GENERIC_FAILURE),
+            f.next_page.as_deref(),
+        );
     }
     let req = LoginRequest {
         login: f.username.trim().to_owned(),
         password: f.password,
         ip: Some(peer.ip().to_string()),
-        user_agent: headers.get(USER_AGENT).and_then(|v| v.to_str().ok()).map(|s| s.chars().take(512).collect()),
+        user_agent: headers
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(512).collect()),
     };
     match b.login(req).await {
         Ok(ok) => {
             let to = target(&b, f.next_page.as_deref(), &b.settings().default_next_page);
-            redirect(&to, Some(b.settings().cookie.set(&ok.cookie, ok.max_age_secs)))
+            redirect(
+                &to,
+                Some(b.settings().cookie.set(&ok.cookie, ok.max_age_secs)),
+            )
         }
-        Err(BackendError::Invalid(_) | BackendError::NotFound(_)) => {
-            page(StatusCode::BAD_REQUEST, Some(GENERIC_FAILURE), f.next_page.as_deref())
-        }
+        Err(BackendError::Invalid(_) | BackendError::NotFound(_)) => page(
+            StatusCode::BAD_REQUEST,
+            Some(GENERIC_FAILURE),
+            f.next_page.as_deref(),
+        ),
         Err(e @ BackendError::Unavailable(_)) => {
             tracing::warn!(error = %e, "login unavailable");
-            page(StatusCode::SERVICE_UNAVAILABLE, Some("Login is temporarily unavailable; please try again."), None)
+            page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some("Login is temporarily unavailable; please try again."),
+                None,
+            )
         }
         Err(e) => {
             tracing::error!(error = %e, "login failed");
-            page(StatusCode::INTERNAL_SERVER_ERROR, Some("Something went wrong; please try again."), None)
+            page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Some("Something went wrong; please try again."),
+                None,
+            )
         }
     }
 }
 
 /// `GET /logout` (and POST): end the session, clear the cookie, 303 onwards.
-pub async fn logout<B: Backend>(State(b): State<B>, Query(q): Query<Next>, headers: HeaderMap) -> Response {
+pub async fn logout<B: Backend>(
+    State(b): State<B>,
+    Query(q): Query<Next>,
+    headers: HeaderMap,
+) -> Response {
     let values = cookies::values(&headers, &b.settings().cookie.name);
-    if !values.is_empty() {
-        if let Err(e) = b.logout(values).await {
-            tracing::warn!(error = %e, "logout could not end the session");
-            return page(StatusCode::SERVICE_UNAVAILABLE, Some("Logout is temporarily unavailable; please try again."), None);
-        }
+    if !values.is_empty()
+        && let Err(e) = b.logout(values).await
+    {
+        tracing::warn!(error = %e, "logout could not end the session");
+        return page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some("Logout is temporarily unavailable; please try again."),
+            None,
+        );
     }
-    redirect(&target(&b, q.next_page.as_deref(), "/login"), Some(b.settings().cookie.clear()))
+    redirect(
+        &target(&b, q.next_page.as_deref(), "/login"),
+        Some(b.settings().cookie.clear()),
+    )
 }

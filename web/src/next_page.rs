@@ -24,7 +24,8 @@ pub fn safe(next: &str, allowed_hosts: &[String]) -> Option<String> {
         return Some(out);
     }
     let u = url::Url::parse(next).ok()?;
-    if !matches!(u.scheme(), "http" | "https") || !u.username().is_empty() || u.password().is_some() {
+    if !matches!(u.scheme(), "http" | "https") || !u.username().is_empty() || u.password().is_some()
+    {
         return None;
     }
     let host = u.host_str()?.to_ascii_lowercase();
@@ -46,8 +47,14 @@ mod tests {
     #[test]
     fn allows_paths_and_allowed_hosts() {
         assert_eq!(safe("/user?x=1", &hosts()).as_deref(), Some("/user?x=1"));
-        assert_eq!(safe("https://arxiv.org/abs/1", &hosts()).as_deref(), Some("https://arxiv.org/abs/1"));
-        assert_eq!(safe("https://export.arxiv.org/", &hosts()).as_deref(), Some("https://export.arxiv.org/"));
+        assert_eq!(
+            safe("https://arxiv.org/abs/1", &hosts()).as_deref(),
+            Some("https://arxiv.org/abs/1")
+        );
+        assert_eq!(
+            safe("https://export.arxiv.org/", &hosts()).as_deref(),
+            Some("https://export.arxiv.org/")
+        );
     }
 
     #[test]
@@ -66,7 +73,11 @@ mod tests {
             "",
         ] {
             let r = safe(bad, &hosts());
-            assert!(r.as_deref().is_none_or(|p| p.starts_with('/') && !p.starts_with("//")), "{bad:?} -> {r:?}");
+            assert!(
+                r.as_deref()
+                    .is_none_or(|p| p.starts_with('/') && !p.starts_with("//")),
+                "{bad:?} -> {r:?}"
+            );
         }
         assert!(safe("https://evilarxiv.org/", &hosts()).is_none());
         assert!(safe("//evil.com", &hosts()).is_none());

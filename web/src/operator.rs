@@ -25,13 +25,32 @@ impl<B: Backend, T: DeserializeOwned + Send> FromRequest<B> for Signed<T> {
 
     async fn from_request(req: Request, backend: &B) -> Result<Self, Self::Rejection> {
         let method = req.method().as_str().to_owned();
-        let path = req.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
-        let header = req.headers().get(cli_auth::HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let path = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default();
+        let header = req
+            .headers()
+            .get(cli_auth::HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let body = axum::body::to_bytes(req.into_body(), MAX_BODY)
             .await
             .map_err(|_| ApiError::bad_request("request body too large or unreadable"))?;
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
-        cli_auth::verify(backend.cluster_secret(), header.as_deref(), &method, &path, &body, now).map_err(|e| {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        cli_auth::verify(
+            backend.cluster_secret(),
+            header.as_deref(),
+            &method,
+            &path,
+            &body,
+            now,
+        )
+        .map_err(|e| {
             tracing::warn!(%method, %path, reason = %e, "refused operator request");
             ApiError::unauthorized(e.to_string())
         })?;
@@ -41,7 +60,8 @@ impl<B: Backend, T: DeserializeOwned + Send> FromRequest<B> for Signed<T> {
 
 fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     let body: &[u8] = if body.is_empty() { b"null" } else { body };
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
 }
 
 /// `POST /api/v1/users`
@@ -59,7 +79,9 @@ pub async fn get_user<B: Backend>(
     Path(key): Path<String>,
     Signed(()): Signed<()>,
 ) -> Result<impl IntoResponse, ApiError> {
-    b.user(&key).map(Json).ok_or_else(|| ApiError::not_found("no such user"))
+    b.user(&key)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("no such user"))
 }
 
 /// `POST /api/v1/sessions`
@@ -77,7 +99,9 @@ pub async fn get_session<B: Backend>(
     Path(id): Path<String>,
     Signed(()): Signed<()>,
 ) -> Result<impl IntoResponse, ApiError> {
-    b.session(&id).map(Json).ok_or_else(|| ApiError::not_found("no such session"))
+    b.session(&id)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("no such session"))
 }
 
 /// `DELETE /api/v1/sessions/{id}`
@@ -136,5 +160,7 @@ pub async fn suspend_user<B: Backend>(
     Signed(body): Signed<Option<SuspendBody>>,
 ) -> Result<impl IntoResponse, ApiError> {
     let suspended = body.is_none_or(|b| b.suspended);
-    Ok(Json(json!({ "ended": b.suspend_user(&key, suspended).await? })))
+    Ok(Json(
+        json!({ "ended": b.suspend_user(&key, suspended).await? }),
+    ))
 }

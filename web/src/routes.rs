@@ -22,13 +22,25 @@ pub fn router<B: Backend>(backend: B) -> Router {
         .route("/metrics", get(metrics::<B>))
         .route("/api/v1/cluster", get(cluster::<B>))
         .route("/api/v1/cluster/members", post(operator::add_member::<B>))
-        .route("/api/v1/cluster/members/{id}", delete(operator::remove_member::<B>))
+        .route(
+            "/api/v1/cluster/members/{id}",
+            delete(operator::remove_member::<B>),
+        )
         .route("/api/v1/users", post(operator::add_user::<B>))
         .route("/api/v1/users/{key}", get(operator::get_user::<B>))
-        .route("/api/v1/users/{key}/sessions", delete(operator::end_user_sessions::<B>))
-        .route("/api/v1/users/{key}/suspend", post(operator::suspend_user::<B>))
+        .route(
+            "/api/v1/users/{key}/sessions",
+            delete(operator::end_user_sessions::<B>),
+        )
+        .route(
+            "/api/v1/users/{key}/suspend",
+            post(operator::suspend_user::<B>),
+        )
         .route("/api/v1/sessions", post(operator::create_session::<B>))
-        .route("/api/v1/sessions/{id}", get(operator::get_session::<B>).delete(operator::end_session::<B>))
+        .route(
+            "/api/v1/sessions/{id}",
+            get(operator::get_session::<B>).delete(operator::end_session::<B>),
+        )
         .with_state(backend)
 }
 
@@ -39,7 +51,10 @@ async fn healthz() -> &'static str {
 async fn readyz<B: Backend>(State(b): State<B>) -> impl IntoResponse {
     match b.readiness() {
         Ok(()) => (StatusCode::OK, Json(json!({"ready": true}))),
-        Err(reason) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"ready": false, "reason": reason}))),
+        Err(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"ready": false, "reason": reason})),
+        ),
     }
 }
 
@@ -48,5 +63,8 @@ async fn cluster<B: Backend>(State(b): State<B>) -> impl IntoResponse {
 }
 
 async fn metrics<B: Backend>(State(b): State<B>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], b.metrics_text())
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        b.metrics_text(),
+    )
 }

@@ -12,7 +12,7 @@ pub mod users;
 use std::sync::Arc;
 
 use authd_raft::sm_store::StateReader;
-use authd_raft::{Reply, Rejected};
+use authd_raft::{Rejected, Reply};
 use authd_web::BackendError;
 
 use crate::passwords::Hasher;
@@ -43,9 +43,10 @@ pub fn map_outcome(r: Result<Reply, ProposeError>) -> Result<authd_raft::Applied
                 BackendError::NotFound(rej.to_string())
             }
             Rejected::Invalid(_) | Rejected::Suspended => BackendError::Invalid(rej.to_string()),
-            Rejected::UsernameTaken | Rejected::EmailTaken | Rejected::UserIdTaken | Rejected::Duplicate => {
-                BackendError::Conflict(rej.to_string())
-            }
+            Rejected::UsernameTaken
+            | Rejected::EmailTaken
+            | Rejected::UserIdTaken
+            | Rejected::Duplicate => BackendError::Conflict(rej.to_string()),
         }),
         Err(e @ ProposeError::NoLeader(_)) => Err(BackendError::Unavailable(e.to_string())),
         Err(e) => Err(BackendError::Unavailable(e.to_string())),

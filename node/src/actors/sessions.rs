@@ -28,17 +28,28 @@ impl Actor for SessionsActor {
     type State = Deps;
     type Arguments = Deps;
 
-    async fn pre_start(&self, _me: ActorRef<Self::Msg>, deps: Deps) -> Result<Deps, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        _me: ActorRef<Self::Msg>,
+        deps: Deps,
+    ) -> Result<Deps, ActorProcessingErr> {
         Ok(deps)
     }
 
-    async fn handle(&self, _me: ActorRef<Self::Msg>, msg: SessionsMsg, deps: &mut Deps) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        _me: ActorRef<Self::Msg>,
+        msg: SessionsMsg,
+        deps: &mut Deps,
+    ) -> Result<(), ActorProcessingErr> {
         let deps = deps.clone();
         match msg {
             SessionsMsg::Create(req, reply) => {
                 let ttl = req.ttl_secs.unwrap_or(deps.session_ttl_secs);
                 if ttl == 0 || ttl > MAX_TTL_SECS {
-                    let _ = reply.send(Err(BackendError::Invalid(format!("ttl_secs must be 1..={MAX_TTL_SECS}"))));
+                    let _ = reply.send(Err(BackendError::Invalid(format!(
+                        "ttl_secs must be 1..={MAX_TTL_SECS}"
+                    ))));
                     return Ok(());
                 }
                 tokio::spawn(async move {
@@ -47,13 +58,21 @@ impl Actor for SessionsActor {
             }
             SessionsMsg::End(id, reply) => {
                 tokio::spawn(async move {
-                    let r = map_outcome(deps.proposer.propose(Command::EndSession { session_id: id }).await);
+                    let r = map_outcome(
+                        deps.proposer
+                            .propose(Command::EndSession { session_id: id })
+                            .await,
+                    );
                     let _ = reply.send(r.map(ended));
                 });
             }
             SessionsMsg::EndAllOf(user_id, reply) => {
                 tokio::spawn(async move {
-                    let r = map_outcome(deps.proposer.propose(Command::EndUserSessions { user_id }).await);
+                    let r = map_outcome(
+                        deps.proposer
+                            .propose(Command::EndUserSessions { user_id })
+                            .await,
+                    );
                     let _ = reply.send(r.map(ended));
                 });
             }
@@ -82,6 +101,10 @@ async fn create(deps: &Deps, req: NewSession, ttl_secs: u64) -> Result<Session, 
         ip: req.ip,
         user_agent: req.user_agent,
     };
-    map_outcome(deps.proposer.propose(Command::CreateSession(session.clone())).await)?;
+    map_outcome(
+        deps.proposer
+            .propose(Command::CreateSession(session.clone()))
+            .await,
+    )?;
     Ok(session)
 }

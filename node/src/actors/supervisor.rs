@@ -49,7 +49,11 @@ impl Actor for Supervisor {
     type State = SupState;
     type Arguments = (Deps, super::Slots);
 
-    async fn pre_start(&self, me: ActorRef<()>, (deps, slots): Self::Arguments) -> Result<SupState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        me: ActorRef<()>,
+        (deps, slots): Self::Arguments,
+    ) -> Result<SupState, ActorProcessingErr> {
         let st = SupState { deps, slots };
         spawn_users(&me.get_cell(), &st).await?;
         spawn_sessions(&me.get_cell(), &st).await?;
@@ -64,7 +68,9 @@ impl Actor for Supervisor {
     ) -> Result<(), ActorProcessingErr> {
         let (cell, why) = match &evt {
             SupervisionEvent::ActorFailed(cell, err) => (cell.clone(), format!("failed: {err}")),
-            SupervisionEvent::ActorTerminated(cell, _, reason) => (cell.clone(), format!("stopped: {reason:?}")),
+            SupervisionEvent::ActorTerminated(cell, _, reason) => {
+                (cell.clone(), format!("stopped: {reason:?}"))
+            }
             _ => return Ok(()),
         };
         let users_id = st.slots.users.load().as_ref().map(|r| r.get_id());

@@ -23,18 +23,28 @@ pub struct UsersActor;
 
 fn validate(req: &NewUserRequest) -> Result<(), BackendError> {
     let u = req.username.trim();
-    if u.is_empty() || u.len() > 64 || !u.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)) {
-        return Err(BackendError::Invalid("username must be 1-64 characters of A-Z a-z 0-9 _ . -".into()));
+    if u.is_empty()
+        || u.len() > 64
+        || !u
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    {
+        return Err(BackendError::Invalid(
+            "username must be 1-64 characters of A-Z a-z 0-9 _ . -".into(),
+        ));
     }
     let e = req.email.trim();
     let valid_email = e.len() <= 254
-        && e.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
+        && e.split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
         && !e.chars().any(char::is_whitespace);
     if !valid_email {
         return Err(BackendError::Invalid("email is not a valid address".into()));
     }
     if req.password.chars().count() < 8 || req.password.len() > 1024 {
-        return Err(BackendError::Invalid("password must be 8-1024 characters".into()));
+        return Err(BackendError::Invalid(
+            "password must be 8-1024 characters".into(),
+        ));
     }
     Ok(())
 }
@@ -44,11 +54,20 @@ impl Actor for UsersActor {
     type State = Deps;
     type Arguments = Deps;
 
-    async fn pre_start(&self, _me: ActorRef<Self::Msg>, deps: Deps) -> Result<Deps, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        _me: ActorRef<Self::Msg>,
+        deps: Deps,
+    ) -> Result<Deps, ActorProcessingErr> {
         Ok(deps)
     }
 
-    async fn handle(&self, _me: ActorRef<Self::Msg>, msg: UsersMsg, deps: &mut Deps) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        _me: ActorRef<Self::Msg>,
+        msg: UsersMsg,
+        deps: &mut Deps,
+    ) -> Result<(), ActorProcessingErr> {
         match msg {
             UsersMsg::Add(req, reply) => {
                 if let Err(e) = validate(&req) {
@@ -63,7 +82,11 @@ impl Actor for UsersActor {
             UsersMsg::Suspend(user_id, suspended, reply) => {
                 let deps = deps.clone();
                 tokio::spawn(async move {
-                    let r = map_outcome(deps.proposer.propose(Command::SetSuspended { user_id, suspended }).await);
+                    let r = map_outcome(
+                        deps.proposer
+                            .propose(Command::SetSuspended { user_id, suspended })
+                            .await,
+                    );
                     let _ = reply.send(r.map(|a| if let Applied::Ended(n) = a { n } else { 0 }));
                 });
             }
@@ -74,10 +97,18 @@ impl Actor for UsersActor {
 
 async fn add(deps: &Deps, req: NewUserRequest) -> Result<UserView, BackendError> {
     let view = deps.reader.load();
-    if view.state.user_by_login(&req.username).is_some() || view.state.user_by_login(&req.email).is_some() {
-        return Err(BackendError::Conflict("username or e-mail already registered".into()));
+    if view.state.user_by_login(&req.username).is_some()
+        || view.state.user_by_login(&req.email).is_some()
+    {
+        return Err(BackendError::Conflict(
+            "username or e-mail already registered".into(),
+        ));
     }
-    let password_hash = deps.hasher.hash(req.password).await.map_err(BackendError::Internal)?;
+    let password_hash = deps
+        .hasher
+        .hash(req.password)
+        .await
+        .map_err(BackendError::Internal)?;
     let mut roles = BTreeSet::from(["user".to_owned()]);
     if req.admin {
         roles.insert("admin".to_owned());
@@ -101,6 +132,8 @@ async fn add(deps: &Deps, req: NewUserRequest) -> Result<UserView, BackendError>
             .user(id)
             .map(|u| user_view(u))
             .ok_or_else(|| BackendError::Internal("created user not visible after apply".into())),
-        other => Err(BackendError::Internal(format!("unexpected outcome {other:?}"))),
+        other => Err(BackendError::Internal(format!(
+            "unexpected outcome {other:?}"
+        ))),
     }
 }
