@@ -72,6 +72,13 @@ impl Proposer {
         Proposer { tx }
     }
 
+    /// A proposer with no Raft behind it: every proposal fails (for tests of the layers above).
+    #[cfg(test)]
+    pub fn detached() -> Proposer {
+        let (tx, _rx) = mpsc::channel(1);
+        Proposer { tx }
+    }
+
     /// Propose one command and wait until it is applied (on this node too).
     pub async fn propose(&self, cmd: Command) -> Result<Reply, ProposeError> {
         let (reply, rx) = oneshot::channel();

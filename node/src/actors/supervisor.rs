@@ -89,3 +89,65 @@ impl Actor for Supervisor {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use authd_raft::sm_store::StateMachineStore;
+    use authd_web::{BackendError, NewUserRequest};
+
+    use super::*;
+    use crate::passwords::Hasher;
+    use crate::proposer::Proposer;
+
+    #[tokio::test]
+    async fn a_killed_actor_is_replaced_and_serves_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let sm = StateMachineStore::open(dir.path()).unwrap();
+        let deps = Deps {
+            proposer: Proposer::detached(),
+            reader: sm.reader(),
+            hasher: Hasher::new(1),
+            session_ttl_secs: 60,
+        };
+        let slots = Arc::new(ActorSlots::default());
+        let (sup, _) = Actor::spawn(None, Supervisor, (deps, slots.clone()))
+            .await
+            .unwrap();
+        let first = slots.users.load_full().unwrap();
+        let first_id = first.get_id();
+        first.kill();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let replaced = loop {
+            let now = slots.users.load_full().unwrap();
+            if now.get_id() != first_id {
+                break now;
+            }
+            assert!(Instant::now() < deadline, "users actor was not restarted");
+            tokio::task::yield_now().await;
+        };
+        // The replacement answers (a validation error needs no Raft).
+        let req = NewUserRequest {
+            username: "x".into(),
+            email: "bad".into(),
+            password: "p".into(),
+            admin: false,
+        };
+        let r = replaced
+            .call(|p| UsersMsg::Add(req, p), Some(Duration::from_secs(5)))
+            .await
+            .unwrap();
+        assert!(matches!(
+            r,
+            ractor::rpc::CallResult::Success(Err(BackendError::Invalid(_)))
+        ));
+        assert_eq!(
+            slots.sessions.load_full().map(|s| s.get_status()),
+            Some(ractor::ActorStatus::Running)
+        );
+        sup.stop(None);
+    }
+}
