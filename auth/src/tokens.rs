@@ -85,6 +85,9 @@ pub struct NgCookie {
     pub expires: String,
     /// End of the session, Unix seconds.
     pub exp: u64,
+    /// Raft log index of the entry that created the session: a node that has not applied it
+    /// yet waits for it instead of calling a fresh session unknown.
+    pub idx: u64,
 }
 
 impl NgCookie {
@@ -217,6 +220,7 @@ mod tests {
             nonce: "n".into(),
             expires: iso8601_ms(exp * 1000),
             exp,
+            idx: 7,
         }
     }
 

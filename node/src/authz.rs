@@ -114,7 +114,13 @@ impl Authorizer {
         let now = now_ms();
         let decision = match credential {
             Credential::Bearer(token) => self.bearer(&view.state, &token, required, now),
-            Credential::NgCookies(values) => self.cookie(&view.state, &values, required, now),
+            Credential::NgCookies(values) => self.cookie(
+                &view.state,
+                view.last_applied.unwrap_or(0),
+                &values,
+                required,
+                now,
+            ),
         };
         let outcome = match &decision {
             AuthDecision::Allow(_) => "allow",
@@ -122,20 +128,38 @@ impl Authorizer {
             AuthDecision::Unauthorized { .. } => "unauthorized",
             AuthDecision::Forbidden(_) => "forbidden",
             AuthDecision::Unavailable(_) => "unavailable",
+            AuthDecision::Behind(_) => "behind",
         };
         metrics::counter!("authd_auth_decisions_total", "outcome" => outcome).increment(1);
         decision
     }
 
-    fn cookie(&self, st: &State, values: &[String], required: &[String], now: u64) -> AuthDecision {
+    fn cookie(
+        &self,
+        st: &State,
+        applied: u64,
+        values: &[String],
+        required: &[String],
+        now: u64,
+    ) -> AuthDecision {
+        let mut behind = None;
         let found = values.iter().find_map(|v| {
             let c = NgCookie::decode(&self.keys, v).ok()?;
-            let (s, u) = st.live_session(&c.session_id, now)?;
+            let Some((s, u)) = st.live_session(&c.session_id, now) else {
+                // Validly signed but unknown here: created after what this node has applied?
+                if c.idx > applied {
+                    behind = behind.max(Some(c.idx));
+                }
+                return None;
+            };
             let nonce_ok: bool = s.nonce.as_bytes().ct_eq(c.nonce.as_bytes()).into();
             (nonce_ok && c.user_id == u.id.to_string()).then_some((s, u))
         });
         let Some((s, u)) = found else {
-            return unauthorized("Not a valid user session token", true);
+            return match behind {
+                Some(idx) => AuthDecision::Behind(idx),
+                None => unauthorized("Not a valid user session token", true),
+            };
         };
         let scopes: Vec<String> = st.effective_scopes(u).into_iter().collect();
         self.grant(

@@ -208,7 +208,7 @@ impl Backend for NodeBackend {
             SessionsMsg::Create(req, p)
         })
         .await
-        .map(|s| session_view(&s))
+        .map(|(s, _)| session_view(&s))
     }
 
     async fn end_user_sessions(&self, key: &str) -> Result<u64, BackendError> {
@@ -235,6 +235,10 @@ impl Backend for NodeBackend {
         self.inner.authorizer.authorize(credential, required)
     }
 
+    async fn wait_applied(&self, index: u64, timeout: Duration) -> bool {
+        self.inner.reader.wait_applied(index, timeout).await.is_ok()
+    }
+
     async fn login(&self, req: LoginRequest) -> Result<LoginOk, BackendError> {
         let inner = &self.inner;
         let user = inner.reader.load().state.user_by_login(&req.login).cloned();
@@ -256,7 +260,7 @@ impl Backend for NodeBackend {
             ip: req.ip,
             user_agent: req.user_agent,
         };
-        let s = ask(inner.slots.sessions.load_full(), |p| {
+        let (s, idx) = ask(inner.slots.sessions.load_full(), |p| {
             SessionsMsg::Create(new, p)
         })
         .await?;
@@ -266,6 +270,7 @@ impl Backend for NodeBackend {
             nonce: s.nonce.clone(),
             expires: iso8601_ms(s.expires_ms),
             exp: s.expires_ms / 1000,
+            idx,
         }
         .encode(inner.authorizer.keys())
         .map_err(|e| BackendError::Internal(e.to_string()))?;

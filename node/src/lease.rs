@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use authd_raft::network::{Network, Rpc, RpcReply};
 use authd_raft::sm_store::StateReader;
-use authd_raft::{NodeId, Raft};
+use authd_raft::{NodeId, Raft, Visibility};
 use openraft::ServerState;
 
 /// Extra wait on top of the lease, covering clock-rate differences between nodes.
@@ -175,7 +175,18 @@ impl Lease {
 
     /// Leader, after applying entry `index`: return once every other voter has applied it or
     /// (if `strict`) can no longer serve older state. Soft waits skip peers known to be down.
-    pub async fn wait_visible(&self, raft: &Raft, network: &Network, index: u64, strict: bool) {
+    pub async fn wait_visible(
+        &self,
+        raft: &Raft,
+        network: &Network,
+        index: u64,
+        visibility: Visibility,
+    ) {
+        let strict = match visibility {
+            Visibility::Committed => return,
+            Visibility::Everywhere => false,
+            Visibility::Revoked => true,
+        };
         let peers: Vec<(NodeId, String)> = {
             let m = raft.metrics();
             let m = m.borrow();

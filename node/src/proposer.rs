@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use authd_raft::network::{ForwardOk, Network, Rpc, RpcReply, TransportError};
 use authd_raft::sm_store::StateReader;
-use authd_raft::{Batch, Command, Raft, Reply};
+use authd_raft::{Batch, Command, Raft, Reply, Visibility};
 use openraft::error::{ClientWriteError, RaftError};
 use thiserror::Error;
 use tokio::sync::{Semaphore, mpsc, oneshot};
@@ -40,9 +40,12 @@ pub enum ProposeError {
     Fatal(String),
 }
 
+/// A command's outcome and the log index of the entry that carried it.
+pub type Indexed = (Reply, u64);
+
 struct Pending {
     cmd: Command,
-    reply: oneshot::Sender<Result<Reply, ProposeError>>,
+    reply: oneshot::Sender<Result<Indexed, ProposeError>>,
 }
 
 /// Cheap handle to the node's proposer task.
@@ -79,8 +82,13 @@ impl Proposer {
         Proposer { tx }
     }
 
-    /// Propose one command and wait until it is applied (on this node too).
+    /// Propose one command and wait until it is acknowledged (see [`authd_raft::Visibility`]).
     pub async fn propose(&self, cmd: Command) -> Result<Reply, ProposeError> {
+        self.propose_indexed(cmd).await.map(|(r, _)| r)
+    }
+
+    /// Like [`Proposer::propose`], also returning the entry's log index.
+    pub async fn propose_indexed(&self, cmd: Command) -> Result<Indexed, ProposeError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Pending { cmd, reply })
@@ -113,11 +121,12 @@ async fn run(ctx: Ctx, mut rx: mpsc::Receiver<Pending>) {
             let outcome = submit(&ctx, Batch(cmds)).await;
             metrics::histogram!("authd_propose_seconds").record(start.elapsed().as_secs_f64());
             match outcome {
-                Ok(out) => {
+                Ok((out, index)) => {
                     let mut results = out.into_iter();
                     for r in replies {
                         let res = results
                             .next()
+                            .map(|reply| (reply, index))
                             .ok_or_else(|| ProposeError::Fatal("reply count mismatch".into()));
                         let _ = r.send(res);
                     }
@@ -134,7 +143,7 @@ async fn run(ctx: Ctx, mut rx: mpsc::Receiver<Pending>) {
 }
 
 /// Propose on the leader (locally or forwarded); retry only when nothing can have committed.
-async fn submit(ctx: &Ctx, batch: Batch) -> Result<Vec<Reply>, ProposeError> {
+async fn submit(ctx: &Ctx, batch: Batch) -> Result<(Vec<Reply>, u64), ProposeError> {
     metrics::counter!("authd_proposals_total").increment(1);
     let deadline = Instant::now() + WRITE_DEADLINE;
     let mut metrics_rx = ctx.raft.metrics();
@@ -175,11 +184,11 @@ async fn submit(ctx: &Ctx, batch: Batch) -> Result<Vec<Reply>, ProposeError> {
 /// "Try again: this attempt certainly did not commit."
 struct Retry(String);
 
-type Attempt = Result<Result<Vec<Reply>, ProposeError>, Retry>;
+type Attempt = Result<Result<(Vec<Reply>, u64), ProposeError>, Retry>;
 
 async fn propose_local(ctx: &Ctx, batch: Batch) -> Attempt {
     match commit_visible(ctx, batch).await {
-        Ok(ok) => Ok(Ok(ok.reply.0)),
+        Ok(ok) => Ok(Ok((ok.reply.0, ok.log_index))),
         Err(LeaderError::NotLeader(why)) => Err(Retry(why)),
         Err(LeaderError::Unknown(e)) => Ok(Err(ProposeError::Unknown(e))),
         Err(LeaderError::Fatal(e)) => Ok(Err(ProposeError::Fatal(e))),
@@ -194,11 +203,11 @@ enum LeaderError {
 
 /// Leader: commit, apply, then make the entry visible on every node before answering.
 async fn commit_visible(ctx: &Ctx, batch: Batch) -> Result<ForwardOk, LeaderError> {
-    let strict = batch.narrows_access();
+    let visibility = batch.visibility();
     match ctx.raft.client_write(batch).await {
         Ok(resp) => {
             ctx.lease
-                .wait_visible(&ctx.raft, &ctx.network, resp.log_id.index, strict)
+                .wait_visible(&ctx.raft, &ctx.network, resp.log_id.index, visibility)
                 .await;
             Ok(ForwardOk {
                 log_index: resp.log_id.index,
@@ -215,6 +224,7 @@ async fn commit_visible(ctx: &Ctx, batch: Batch) -> Result<ForwardOk, LeaderErro
 
 async fn forward(ctx: &Ctx, addr: &str, batch: Batch) -> Attempt {
     metrics::counter!("authd_forwarded_writes_total").increment(1);
+    let visibility = batch.visibility();
     match ctx
         .network
         .peer(addr)
@@ -222,10 +232,14 @@ async fn forward(ctx: &Ctx, addr: &str, batch: Batch) -> Attempt {
         .await
     {
         Ok(RpcReply::Forward(Ok(ForwardOk { log_index, reply }))) => {
-            if let Err(e) = ctx.reader.wait_applied(log_index, FORWARD_TIMEOUT).await {
-                tracing::warn!(log_index, error = %e, "forwarded write committed but not yet applied here");
+            // The leader made it visible on every reachable node (this one included) if the
+            // batch needed that; make sure this node, which answers the client, has it too.
+            if visibility > Visibility::Committed {
+                if let Err(e) = ctx.reader.wait_applied(log_index, FORWARD_TIMEOUT).await {
+                    tracing::warn!(log_index, error = %e, "forwarded write committed but not yet applied here");
+                }
             }
-            Ok(Ok(reply.0))
+            Ok(Ok((reply.0, log_index)))
         }
         Ok(RpcReply::Forward(Err(e))) if e.starts_with(NOT_LEADER) => Err(Retry(e)),
         Ok(RpcReply::Forward(Err(e))) => Ok(Err(ProposeError::Unknown(e))),

@@ -130,20 +130,38 @@ pub type Reply = Result<Applied, Rejected>;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Batch(pub Vec<Command>);
 
+/// How far a write must have spread before it is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Visibility {
+    /// Committed on a majority (durable). Enough for creations whose credential carries its
+    /// log index (the NG cookie): a node that has not applied it yet waits for it.
+    Committed,
+    /// Also applied on every reachable voter, so any node shows it at once (user and grant changes).
+    Everywhere,
+    /// Also no node can serve the state before it: reachable voters applied it, unreachable
+    /// ones' read leases ran out. For everything that takes access away.
+    Revoked,
+}
+
 impl Command {
-    /// Whether applying this can take away access that a node might still grant: such
-    /// commands are acknowledged only once no node can serve the old state (see `node::lease`).
-    pub fn narrows_access(&self) -> bool {
+    /// What acknowledging this command requires; see [`Visibility`] and `node::lease`.
+    pub fn visibility(&self) -> Visibility {
         match self {
+            Command::CreateSession(_) | Command::IssueToken(_) | Command::Expire { .. } => {
+                Visibility::Committed
+            }
             Command::CreateUser(_)
-            | Command::CreateSession(_)
             | Command::CreateClient(_)
-            | Command::IssueToken(_)
-            | Command::Expire { .. }
             | Command::SetVerified { .. }
             | Command::GrantRole { .. }
-            | Command::GrantScope { .. } => false,
-            Command::SetSuspended { suspended, .. } => *suspended,
+            | Command::GrantScope { .. } => Visibility::Everywhere,
+            Command::SetSuspended { suspended, .. } => {
+                if *suspended {
+                    Visibility::Revoked
+                } else {
+                    Visibility::Everywhere
+                }
+            }
             Command::SetPassword { .. }
             | Command::UpdateProfile { .. }
             | Command::DefineRole { .. }
@@ -152,15 +170,24 @@ impl Command {
             | Command::EndSession { .. }
             | Command::EndUserSessions { .. }
             | Command::RevokeClient { .. }
-            | Command::RevokeToken { .. } => true,
+            | Command::RevokeToken { .. } => Visibility::Revoked,
         }
+    }
+
+    /// Whether applying this can take away access a node might still grant.
+    pub fn narrows_access(&self) -> bool {
+        self.visibility() == Visibility::Revoked
     }
 }
 
 impl Batch {
-    /// Whether any command of the batch narrows access.
-    pub fn narrows_access(&self) -> bool {
-        self.0.iter().any(Command::narrows_access)
+    /// The strictest requirement of the batch's commands.
+    pub fn visibility(&self) -> Visibility {
+        self.0
+            .iter()
+            .map(Command::visibility)
+            .max()
+            .unwrap_or(Visibility::Committed)
     }
 }
 

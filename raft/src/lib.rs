@@ -46,6 +46,6 @@ pub mod sm_store;
 pub mod state;
 pub mod types;
 
-pub use command::{Applied, Batch, BatchReply, Command, Rejected, Reply};
+pub use command::{Applied, Batch, BatchReply, Command, Rejected, Reply, Visibility};
 pub use state::State;
 pub use types::{NodeAddr, NodeId, Raft, TypeConfig};

@@ -16,6 +16,8 @@ use crate::cookies;
 
 /// Request header NGINX sets to name the scopes a location needs (space-separated, all required).
 pub const REQUIRED_SCOPES: &str = "x-required-scopes";
+/// How long `/auth` waits for a just-created session to be applied on this node.
+const BEHIND_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 /// Longest bearer token or scope list we look at.
 const MAX_LEN: usize = 4096;
 
@@ -71,7 +73,16 @@ pub async fn auth<B: Backend>(State(b): State<B>, headers: HeaderMap) -> Respons
         (Err(e), _) | (_, Err(e)) => return reason(StatusCode::BAD_REQUEST, e),
     };
     let anonymous_ok = !settings.require_auth && required.is_empty();
-    let mut resp = match b.authorize(cred, &required) {
+    let mut decision = b.authorize(cred.clone(), &required);
+    if let AuthDecision::Behind(index) = decision {
+        // A session created moments ago through another node: wait for it to arrive here.
+        decision = if b.wait_applied(index, BEHIND_WAIT).await {
+            b.authorize(cred, &required)
+        } else {
+            AuthDecision::Unavailable("this node is behind the cluster; retry".into())
+        };
+    }
+    let mut resp = match decision {
         AuthDecision::Anonymous if anonymous_ok => StatusCode::OK.into_response(),
         AuthDecision::Anonymous => reason(StatusCode::UNAUTHORIZED, "authentication required"),
         AuthDecision::Allow(jwt) => match HeaderValue::from_str(&jwt) {
@@ -101,6 +112,10 @@ pub async fn auth<B: Backend>(State(b): State<B>, headers: HeaderMap) -> Respons
         )
             .into_response(),
         AuthDecision::Unavailable(why) => reason(StatusCode::SERVICE_UNAVAILABLE, &why),
+        AuthDecision::Behind(_) => reason(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this node is behind the cluster; retry",
+        ),
     };
     resp.headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -154,6 +154,9 @@ pub enum AuthDecision {
     Forbidden(Vec<String>),
     /// This node cannot decide safely right now (not current with the leader): fail closed.
     Unavailable(String),
+    /// The credential names a session created at this log index, which this node has not
+    /// applied yet: wait for it (briefly), then decide again.
+    Behind(u64),
 }
 
 /// A login attempt.
@@ -238,6 +241,12 @@ pub trait Backend: Clone + Send + Sync + 'static {
     /// The `/auth` decision, from local replicated state only: no I/O, no await.
     fn authorize(&self, credential: Option<Credential>, required_scopes: &[String])
     -> AuthDecision;
+    /// Resolve once this node applied `index` (true), or after `timeout` (false).
+    fn wait_applied(
+        &self,
+        index: u64,
+        timeout: std::time::Duration,
+    ) -> impl Future<Output = bool> + Send;
     /// Check a password and start a session. `Err(Invalid)` for any bad credential, never saying which part.
     fn login(
         &self,

@@ -10,7 +10,10 @@ use super::{Deps, map_outcome, now_ms};
 /// Requests the sessions actor takes.
 pub enum SessionsMsg {
     /// Start a session.
-    Create(NewSession, RpcReplyPort<Result<Session, BackendError>>),
+    Create(
+        NewSession,
+        RpcReplyPort<Result<(Session, u64), BackendError>>,
+    ),
     /// End one session.
     End(String, RpcReplyPort<Result<u64, BackendError>>),
     /// End every session of a user.
@@ -88,7 +91,11 @@ fn ended(a: Applied) -> u64 {
     }
 }
 
-async fn create(deps: &Deps, req: NewSession, ttl_secs: u64) -> Result<Session, BackendError> {
+async fn create(
+    deps: &Deps,
+    req: NewSession,
+    ttl_secs: u64,
+) -> Result<(Session, u64), BackendError> {
     let id = authd_auth::random_hex(16).map_err(|e| BackendError::Internal(e.to_string()))?;
     let nonce = authd_auth::random_hex(16).map_err(|e| BackendError::Internal(e.to_string()))?;
     let created_ms = now_ms();
@@ -101,10 +108,11 @@ async fn create(deps: &Deps, req: NewSession, ttl_secs: u64) -> Result<Session, 
         ip: req.ip,
         user_agent: req.user_agent,
     };
-    map_outcome(
-        deps.proposer
-            .propose(Command::CreateSession(session.clone()))
-            .await,
-    )?;
-    Ok(session)
+    let r = deps
+        .proposer
+        .propose_indexed(Command::CreateSession(session.clone()))
+        .await;
+    let index = r.as_ref().map_or(0, |(_, i)| *i);
+    map_outcome(r.map(|(reply, _)| reply))?;
+    Ok((session, index))
 }

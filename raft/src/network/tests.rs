@@ -53,6 +53,7 @@ impl RpcHandler for Dummy {
                 RpcReply::WaitApplied(Ok(index))
             }
             Rpc::Snapshot(_) => RpcReply::Error("no snapshots here".to_owned()),
+            Rpc::Lease { node_id } => RpcReply::Lease(Ok(node_id)),
         }
     }
 }
