@@ -1,0 +1,23 @@
+//! Black-box integration tests: real `authd` processes, real ports, real HTTP.
+//!
+//! ONE test binary (kanidm style): every file directly under `tests/` would be another binary
+//! to compile and link. Add new tests as modules here.
+//!
+//! Build the server first: `cargo build -p authd-node` (`.ci/run` does), then
+//! `cargo test -p authd-tests`. See `authd_tests` for `AUTHD_BIN`, `AUTHD_TEST_KEEP`,
+//! `AUTHD_TEST_RUST_LOG`.
+
+mod api;
+mod auth_endpoint;
+mod auth_fuzz;
+mod authd_http;
+mod catch_up;
+mod cli;
+mod config;
+mod durability;
+mod failover;
+mod internal_port;
+mod nginx;
+mod repo_cluster_toml;
+mod revocation;
+mod util;
