@@ -161,13 +161,19 @@ impl Authorizer {
                 None => unauthorized("Not a valid user session token", true),
             };
         };
+        let key = format!("s:{}", s.id);
+        if required.is_empty()
+            && let Some(jwt) = self.cached(&key, Some(u), st.roles_version(), now / 1000)
+        {
+            return AuthDecision::Allow(jwt);
+        }
         let scopes: Vec<String> = st.effective_scopes(u).into_iter().collect();
         self.grant(
             st,
             required,
             now,
             Subject {
-                key: format!("s:{}", s.id),
+                key,
                 id: &s.id,
                 start_ms: s.created_ms,
                 end_ms: s.expires_ms,
@@ -235,23 +241,37 @@ impl Authorizer {
         )
     }
 
+    /// A cached JWT for `key` that is still good to hand out, if any.
+    fn cached(
+        &self,
+        key: &str,
+        user: Option<&Arc<User>>,
+        roles_version: u64,
+        now: u64,
+    ) -> Option<String> {
+        let c = self.shard(key).lock().ok()?.get(key).cloned()?;
+        let fresh = c.exp >= now + self.ttl_secs / 2;
+        (fresh && same_user(c.user.as_ref(), user) && c.roles_version == roles_version)
+            .then_some(c.jwt)
+    }
+
     fn grant(&self, st: &State, required: &[String], now_ms: u64, s: Subject<'_>) -> AuthDecision {
-        let missing = missing_scopes(
-            s.scopes.iter().map(String::as_str),
-            required.iter().map(String::as_str),
-        );
+        let missing = if required.is_empty() {
+            Vec::new()
+        } else {
+            missing_scopes(
+                s.scopes.iter().map(String::as_str),
+                required.iter().map(String::as_str),
+            )
+        };
         if !missing.is_empty() {
             return AuthDecision::Forbidden(missing);
         }
         let now = now_ms / 1000;
-        let shard = self.shard(&s.key);
-        if let Some(c) = shard.lock().ok().and_then(|m| m.get(&s.key).cloned())
-            && c.exp >= now + self.ttl_secs / 2
-            && same_user(c.user.as_ref(), s.user)
-            && c.roles_version == st.roles_version()
-        {
-            return AuthDecision::Allow(c.jwt);
+        if let Some(jwt) = self.cached(&s.key, s.user, st.roles_version(), now) {
+            return AuthDecision::Allow(jwt);
         }
+        let shard = self.shard(&s.key);
         let exp = (now + self.ttl_secs).min(s.end_ms / 1000).max(now + 1);
         let claims = UpstreamSession {
             session_id: s.id.to_owned(),

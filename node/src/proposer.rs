@@ -234,10 +234,10 @@ async fn forward(ctx: &Ctx, addr: &str, batch: Batch) -> Attempt {
         Ok(RpcReply::Forward(Ok(ForwardOk { log_index, reply }))) => {
             // The leader made it visible on every reachable node (this one included) if the
             // batch needed that; make sure this node, which answers the client, has it too.
-            if visibility > Visibility::Committed {
-                if let Err(e) = ctx.reader.wait_applied(log_index, FORWARD_TIMEOUT).await {
-                    tracing::warn!(log_index, error = %e, "forwarded write committed but not yet applied here");
-                }
+            if visibility > Visibility::Committed
+                && let Err(e) = ctx.reader.wait_applied(log_index, FORWARD_TIMEOUT).await
+            {
+                tracing::warn!(log_index, error = %e, "forwarded write committed but not yet applied here");
             }
             Ok(Ok((reply.0, log_index)))
         }
