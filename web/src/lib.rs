@@ -6,6 +6,7 @@ pub mod backend;
 pub mod cli_auth;
 pub mod cookies;
 pub mod error;
+mod headers;
 mod login;
 pub mod next_page;
 mod operator;

@@ -9,15 +9,18 @@ use axum::routing::{delete, get, post};
 use serde_json::json;
 
 use crate::backend::Backend;
-use crate::{authn, login, operator};
+use crate::{authn, headers, login, operator};
 
 /// Every public route of a node, bound to its backend.
 pub fn router<B: Backend>(backend: B) -> Router {
+    let hsts = backend.settings().cookie.secure;
+    let pages = Router::new()
+        .route("/login", get(login::form).post(login::submit::<B>))
+        .route("/logout", get(login::logout::<B>).post(login::logout::<B>));
     Router::new()
+        .merge(headers::secure_pages(pages, hsts))
         .route("/healthz", get(healthz))
         .route("/auth", get(authn::auth::<B>))
-        .route("/login", get(login::form).post(login::submit::<B>))
-        .route("/logout", get(login::logout::<B>).post(login::logout::<B>))
         .route("/readyz", get(readyz::<B>))
         .route("/metrics", get(metrics::<B>))
         .route("/api/v1/cluster", get(cluster::<B>))
