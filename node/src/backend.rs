@@ -9,8 +9,9 @@ use authd_raft::log_store::CommittedHandle;
 use authd_raft::sm_store::StateReader;
 use authd_raft::{NodeAddr, Raft};
 use authd_web::{
-    AuthDecision, Backend, BackendError, ClusterStatus, Credential, LoginOk, LoginRequest,
-    MemberView, NewSession, NewUserRequest, SessionView, UserView, WebSettings,
+    AuthDecision, Backend, BackendError, ClientCreated, ClientView, ClusterStatus, Credential,
+    LoginOk, LoginRequest, MemberView, NewClientRequest, NewSession, NewUserRequest, Page,
+    SessionView, UserView, WebSettings,
 };
 use metrics_exporter_prometheus::PrometheusHandle;
 use openraft::error::{ClientWriteError, RaftError};
@@ -19,6 +20,7 @@ use ractor::rpc::CallResult;
 use ractor::{ActorRef, RpcReplyPort};
 
 use crate::actors::Slots;
+use crate::actors::clients::ClientsMsg;
 use crate::actors::now_ms;
 use crate::actors::sessions::SessionsMsg;
 use crate::actors::users::UsersMsg;
@@ -223,6 +225,47 @@ impl Backend for NodeBackend {
         let id = self.user_id(key)?;
         ask(self.inner.slots.users.load_full(), |p| {
             UsersMsg::Suspend(id, suspended, p)
+        })
+        .await
+    }
+
+    async fn add_client(&self, req: NewClientRequest) -> Result<ClientCreated, BackendError> {
+        let owner = self.user_id(&req.owner)?;
+        ask(self.inner.slots.clients.load_full(), |p| {
+            ClientsMsg::Add(req, owner, p)
+        })
+        .await
+    }
+
+    fn list_clients(&self, after: Option<&str>, limit: usize) -> Page<ClientView> {
+        let view = self.inner.reader.load();
+        let all = view.state.clients_sorted();
+        let mut items: Vec<ClientView> = all
+            .iter()
+            .filter(|c| after.is_none_or(|a| c.id.as_str() > a))
+            .take(limit + 1)
+            .map(|c| ClientView {
+                client_id: c.id.clone(),
+                name: c.name.clone(),
+                owner_id: c.owner_id,
+                redirect_uris: c.redirect_uris.clone(),
+                grant_types: c.grant_types.iter().cloned().collect(),
+                scopes: c.scopes.iter().cloned().collect(),
+                public: c.secret_digest.is_none(),
+            })
+            .collect();
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|c| c.client_id.clone())
+        } else {
+            None
+        };
+        Page { items, next }
+    }
+
+    async fn revoke_client(&self, id: &str) -> Result<u64, BackendError> {
+        ask(self.inner.slots.clients.load_full(), |p| {
+            ClientsMsg::Revoke(id.to_owned(), p)
         })
         .await
     }

@@ -47,6 +47,12 @@ pub enum Cmd {
         #[command(subcommand)]
         op: UserCmd,
     },
+    /// Manage OAuth2 API clients.
+    Client {
+        /// Which client operation.
+        #[command(subcommand)]
+        op: ClientCmd,
+    },
     /// Inspect the cluster.
     Cluster {
         /// Which cluster operation.
@@ -75,6 +81,56 @@ pub enum UserCmd {
         /// Read the password from standard input (required: passwords never go in argv).
         #[arg(long, required = true)]
         password_stdin: bool,
+    },
+}
+
+/// `authd client ...`
+#[derive(Debug, Subcommand)]
+pub enum ClientCmd {
+    /// Register a client; prints `{"client_id", "client_secret"}` (the secret only this once).
+    Add {
+        /// Where the cluster is.
+        #[command(flatten)]
+        target: Target,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Responsible user (id or username).
+        #[arg(long)]
+        owner: String,
+        /// Exact redirect URI (repeatable).
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// Allowed grant type (repeatable): client_credentials, authorization_code, refresh_token.
+        #[arg(long = "grant-type")]
+        grant_types: Vec<String>,
+        /// Allowed scope (repeatable).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Public client: no secret, PKCE required.
+        #[arg(long)]
+        public: bool,
+        /// Home page.
+        #[arg(long, default_value = "")]
+        url: String,
+        /// What it is for.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List clients (JSON, all pages).
+    List {
+        /// Where the cluster is.
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Remove a client and end every token issued to it.
+    Revoke {
+        /// Where the cluster is.
+        #[command(flatten)]
+        target: Target,
+        /// The client id.
+        #[arg(long)]
+        client: String,
     },
 }
 

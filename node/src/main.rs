@@ -19,7 +19,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, ClusterCmd, Cmd, Target, UserCmd};
+use crate::cli::{Cli, ClientCmd, ClusterCmd, Cmd, Target, UserCmd};
 use crate::config::{
     Config, ConfigError, CookiesConfig, NodeConfig, RaftTuning, SessionsConfig, WebConfig,
 };
@@ -64,6 +64,10 @@ async fn run(cli: Cli) -> ExitCode {
             Ok(ep) => operator::user_add(&ep, &username, &email, admin)
                 .await
                 .map(Some),
+            Err(e) => return config_error(&e),
+        },
+        Cmd::Client { op } => match client_cmd(op).await {
+            Ok(r) => r.map(Some),
             Err(e) => return config_error(&e),
         },
         Cmd::Cluster {
@@ -169,4 +173,35 @@ fn serve_spec(t: &Target, join: bool) -> Result<ServeSpec, ConfigError> {
             })
         }
     }
+}
+
+/// `authd client ...`: `Err` is a configuration problem (exit 2), `Ok(Err)` a failed request.
+async fn client_cmd(op: ClientCmd) -> Result<anyhow::Result<serde_json::Value>, ConfigError> {
+    let target = match &op {
+        ClientCmd::Add { target, .. }
+        | ClientCmd::List { target }
+        | ClientCmd::Revoke { target, .. } => target,
+    };
+    let ep = Endpoint::resolve(target)?;
+    Ok(match op {
+        ClientCmd::Add {
+            name,
+            owner,
+            redirect_uris,
+            grant_types,
+            scopes,
+            public,
+            url,
+            description,
+            ..
+        } => {
+            let body = serde_json::json!({
+                "name": name, "owner": owner, "redirect_uris": redirect_uris, "grant_types": grant_types,
+                "scopes": scopes, "public": public, "url": url, "description": description,
+            });
+            operator::client_add(&ep, body).await
+        }
+        ClientCmd::List { .. } => operator::client_list(&ep).await,
+        ClientCmd::Revoke { client, .. } => operator::client_revoke(&ep, &client).await,
+    })
 }

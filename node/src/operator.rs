@@ -184,3 +184,46 @@ pub async fn remove_node(ep: &Endpoint, id: u64) -> anyhow::Result<Value> {
     )
     .await
 }
+
+/// `authd client add`
+pub async fn client_add(ep: &Endpoint, body: Value) -> anyhow::Result<Value> {
+    ep.call(reqwest::Method::POST, "/api/v1/clients", Some(body))
+        .await
+}
+
+/// `authd client list`: follows `next` until the last page.
+pub async fn client_list(ep: &Endpoint) -> anyhow::Result<Value> {
+    let mut all = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let path = match &after {
+            Some(a) => format!("/api/v1/clients?limit=500&after={a}"),
+            None => "/api/v1/clients?limit=500".to_owned(),
+        };
+        let page = ep.call(reqwest::Method::GET, &path, None).await?;
+        if let Some(items) = page.get("items").and_then(Value::as_array) {
+            all.extend(items.iter().cloned());
+        }
+        match page.get("next").and_then(Value::as_str) {
+            Some(n) if n.bytes().all(|b| b.is_ascii_hexdigit()) => after = Some(n.to_owned()),
+            _ => break,
+        }
+    }
+    Ok(json!({ "items": all }))
+}
+
+/// `authd client revoke`
+pub async fn client_revoke(ep: &Endpoint, client: &str) -> anyhow::Result<Value> {
+    if !client
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        bail!("client id {client:?} is not a valid identifier");
+    }
+    ep.call(
+        reqwest::Method::DELETE,
+        &format!("/api/v1/clients/{client}"),
+        None,
+    )
+    .await
+}

@@ -155,6 +155,13 @@ impl State {
         self.clients.get(id)
     }
 
+    /// Every client, ordered by id (for stable pagination).
+    pub fn clients_sorted(&self) -> Vec<&Arc<Client>> {
+        let mut v: Vec<&Arc<Client>> = self.clients.values().collect();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        v
+    }
+
     /// A token by digest, if present and unexpired at `now_ms`.
     pub fn live_token(&self, digest: &str, now_ms: u64) -> Option<&Arc<Token>> {
         self.tokens.get(digest).filter(|t| t.expires_ms > now_ms)

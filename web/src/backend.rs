@@ -194,6 +194,71 @@ pub struct WebSettings {
     pub require_auth: bool,
 }
 
+/// `POST /api/v1/clients` (and `authd client add`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewClientRequest {
+    /// Display name.
+    pub name: String,
+    /// Responsible user, id or username.
+    pub owner: String,
+    /// Exact-match redirect URIs.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Allowed grants: `client_credentials`, `authorization_code`, `refresh_token`.
+    #[serde(default)]
+    pub grant_types: Vec<String>,
+    /// Scopes the client may be granted.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// A public client (no secret; PKCE required).
+    #[serde(default)]
+    pub public: bool,
+    /// Home page.
+    #[serde(default)]
+    pub url: String,
+    /// What it is for.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// The answer to a client registration: the secret is shown this once and never stored.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ClientCreated {
+    /// Public identifier.
+    pub client_id: String,
+    /// 256-bit secret (hex); `None` for public clients.
+    pub client_secret: Option<String>,
+}
+
+/// A client as the API lists it (never the secret or its digest).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ClientView {
+    /// Public identifier.
+    pub client_id: String,
+    /// Display name.
+    pub name: String,
+    /// Responsible user.
+    pub owner_id: u64,
+    /// Redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Allowed grants.
+    pub grant_types: Vec<String>,
+    /// Allowed scopes.
+    pub scopes: Vec<String>,
+    /// Public (no secret).
+    pub public: bool,
+}
+
+/// A page of a list: `next` is the cursor for `?after=`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Cursor of the next page, if any.
+    pub next: Option<String>,
+}
+
 /// What the web layer needs from a node.
 pub trait Backend: Clone + Send + Sync + 'static {
     /// Raft role, term, indexes and members of this node.
@@ -236,6 +301,15 @@ pub trait Backend: Clone + Send + Sync + 'static {
         key: &str,
         suspended: bool,
     ) -> impl Future<Output = Result<u64, BackendError>> + Send;
+    /// Register an API client.
+    fn add_client(
+        &self,
+        req: NewClientRequest,
+    ) -> impl Future<Output = Result<ClientCreated, BackendError>> + Send;
+    /// Clients ordered by id, after `after`, at most `limit`.
+    fn list_clients(&self, after: Option<&str>, limit: usize) -> Page<ClientView>;
+    /// Remove a client and end every token issued to it, on every node, before returning.
+    fn revoke_client(&self, id: &str) -> impl Future<Output = Result<u64, BackendError>> + Send;
     /// Cookie, redirect and `/auth` policy.
     fn settings(&self) -> &WebSettings;
     /// The `/auth` decision, from local replicated state only: no I/O, no await.

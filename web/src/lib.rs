@@ -13,8 +13,9 @@ mod operator;
 mod routes;
 
 pub use backend::{
-    AuthDecision, Backend, BackendError, ClusterStatus, Credential, LoginOk, LoginRequest,
-    MemberView, NewSession, NewUserRequest, SessionView, UserView, WebSettings,
+    AuthDecision, Backend, BackendError, ClientCreated, ClientView, ClusterStatus, Credential,
+    LoginOk, LoginRequest, MemberView, NewClientRequest, NewSession, NewUserRequest, Page,
+    SessionView, UserView, WebSettings,
 };
 pub use cookies::CookieSettings;
 pub use routes::router;

@@ -10,7 +10,7 @@ use axum::response::IntoResponse;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use crate::backend::{Backend, MemberView, NewSession, NewUserRequest};
+use crate::backend::{Backend, MemberView, NewClientRequest, NewSession, NewUserRequest};
 use crate::cli_auth;
 use crate::error::ApiError;
 
@@ -163,4 +163,43 @@ pub async fn suspend_user<B: Backend>(
     Ok(Json(
         json!({ "ended": b.suspend_user(&key, suspended).await? }),
     ))
+}
+
+/// `POST /api/v1/clients`: 201 with the secret, shown once.
+pub async fn add_client<B: Backend>(
+    State(b): State<B>,
+    Signed(req): Signed<NewClientRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok((StatusCode::CREATED, Json(b.add_client(req).await?)))
+}
+
+/// `?limit=&after=` on list endpoints.
+#[derive(Debug, serde::Deserialize)]
+pub struct ListQuery {
+    /// Page size (1-500, default 100).
+    pub limit: Option<usize>,
+    /// Cursor from the previous page's `next`.
+    pub after: Option<String>,
+}
+
+/// `GET /api/v1/clients`
+pub async fn list_clients<B: Backend>(
+    State(b): State<B>,
+    axum::extract::Query(q): axum::extract::Query<ListQuery>,
+    Signed(()): Signed<()>,
+) -> Result<impl IntoResponse, ApiError> {
+    let limit = q.limit.unwrap_or(100);
+    if limit == 0 || limit > 500 {
+        return Err(ApiError::bad_request("limit must be 1-500"));
+    }
+    Ok(Json(b.list_clients(q.after.as_deref(), limit)))
+}
+
+/// `DELETE /api/v1/clients/{id}`
+pub async fn revoke_client<B: Backend>(
+    State(b): State<B>,
+    Path(id): Path<String>,
+    Signed(()): Signed<()>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(json!({ "tokens_ended": b.revoke_client(&id).await? })))
 }

@@ -39,6 +39,11 @@ pub fn router<B: Backend>(backend: B) -> Router {
             "/api/v1/users/{key}/suspend",
             post(operator::suspend_user::<B>),
         )
+        .route(
+            "/api/v1/clients",
+            post(operator::add_client::<B>).get(operator::list_clients::<B>),
+        )
+        .route("/api/v1/clients/{id}", delete(operator::revoke_client::<B>))
         .route("/api/v1/sessions", post(operator::create_session::<B>))
         .route(
             "/api/v1/sessions/{id}",

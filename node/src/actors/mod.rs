@@ -5,6 +5,7 @@
 //! (a password hash, a leader change) never holds up the mailbox; the proposer batches the
 //! commands that pile up meanwhile.
 
+pub mod clients;
 pub mod sessions;
 pub mod supervisor;
 pub mod users;

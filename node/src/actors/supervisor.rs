@@ -7,6 +7,7 @@ use arc_swap::ArcSwapOption;
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SupervisionEvent};
 
 use super::Deps;
+use super::clients::{ClientsActor, ClientsMsg};
 use super::sessions::{SessionsActor, SessionsMsg};
 use super::users::{UsersActor, UsersMsg};
 
@@ -17,6 +18,8 @@ pub struct ActorSlots {
     pub users: ArcSwapOption<ActorRef<UsersMsg>>,
     /// Sessions actor.
     pub sessions: ArcSwapOption<ActorRef<SessionsMsg>>,
+    /// Client-registry actor.
+    pub clients: ArcSwapOption<ActorRef<ClientsMsg>>,
 }
 
 /// The root of a node's actor tree.
@@ -40,6 +43,12 @@ async fn spawn_sessions(me: &ActorCell, st: &SupState) -> Result<(), ActorProces
     Ok(())
 }
 
+async fn spawn_clients(me: &ActorCell, st: &SupState) -> Result<(), ActorProcessingErr> {
+    let (r, _) = Actor::spawn_linked(None, ClientsActor, st.deps.clone(), me.clone()).await?;
+    st.slots.clients.store(Some(r.into()));
+    Ok(())
+}
+
 fn is(cell: &ActorCell, slot: Option<ractor::ActorId>) -> bool {
     slot == Some(cell.get_id())
 }
@@ -57,6 +66,7 @@ impl Actor for Supervisor {
         let st = SupState { deps, slots };
         spawn_users(&me.get_cell(), &st).await?;
         spawn_sessions(&me.get_cell(), &st).await?;
+        spawn_clients(&me.get_cell(), &st).await?;
         Ok(st)
     }
 
@@ -75,12 +85,16 @@ impl Actor for Supervisor {
         };
         let users_id = st.slots.users.load().as_ref().map(|r| r.get_id());
         let sessions_id = st.slots.sessions.load().as_ref().map(|r| r.get_id());
+        let clients_id = st.slots.clients.load().as_ref().map(|r| r.get_id());
         let which = if is(&cell, users_id) {
             spawn_users(&me.get_cell(), st).await?;
             "users"
         } else if is(&cell, sessions_id) {
             spawn_sessions(&me.get_cell(), st).await?;
             "sessions"
+        } else if is(&cell, clients_id) {
+            spawn_clients(&me.get_cell(), st).await?;
+            "clients"
         } else {
             return Ok(());
         };

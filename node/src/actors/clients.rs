@@ -1,0 +1,145 @@
+//! The client-registry actor: register and revoke OAuth2 API clients.
+
+use std::collections::BTreeSet;
+
+use authd_auth::{Client, Scope};
+use authd_raft::{Applied, Command};
+use authd_web::{BackendError, ClientCreated, NewClientRequest};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+
+use super::{Deps, map_outcome, now_ms};
+
+/// Requests the clients actor takes.
+pub enum ClientsMsg {
+    /// Register a client; the owner is already resolved to an id.
+    Add(
+        NewClientRequest,
+        u64,
+        RpcReplyPort<Result<ClientCreated, BackendError>>,
+    ),
+    /// Remove a client and its tokens.
+    Revoke(String, RpcReplyPort<Result<u64, BackendError>>),
+}
+
+/// Stateless: all state is replicated.
+pub struct ClientsActor;
+
+const GRANTS: [&str; 3] = ["authorization_code", "client_credentials", "refresh_token"];
+
+fn redirect_ok(uri: &str) -> bool {
+    // Exact-match URIs: https anywhere, http only for loopback (native apps, RFC 8252).
+    let lower = uri.to_ascii_lowercase();
+    !uri.contains('#')
+        && !uri.chars().any(char::is_whitespace)
+        && (lower.starts_with("https://")
+            || lower.starts_with("http://127.0.0.1")
+            || lower.starts_with("http://localhost")
+            || lower.starts_with("http://[::1]"))
+}
+
+fn validate(req: &NewClientRequest) -> Result<(), BackendError> {
+    let bad = |m: &str| Err(BackendError::Invalid(m.to_owned()));
+    if req.name.trim().is_empty() || req.name.len() > 200 {
+        return bad("name must be 1-200 characters");
+    }
+    if let Some(g) = req
+        .grant_types
+        .iter()
+        .find(|g| !GRANTS.contains(&g.as_str()))
+    {
+        return Err(BackendError::Invalid(format!("unknown grant type {g:?}")));
+    }
+    if req.public && req.grant_types.iter().any(|g| g == "client_credentials") {
+        return bad("a public client has no secret, so it cannot use client_credentials");
+    }
+    if req.grant_types.iter().any(|g| g == "authorization_code") && req.redirect_uris.is_empty() {
+        return bad("authorization_code needs at least one redirect URI");
+    }
+    if let Some(u) = req.redirect_uris.iter().find(|u| !redirect_ok(u)) {
+        return Err(BackendError::Invalid(format!(
+            "redirect URI {u:?} must be https (or http on loopback), without fragment"
+        )));
+    }
+    if let Some(s) = req.scopes.iter().find(|s| s.parse::<Scope>().is_err()) {
+        return Err(BackendError::Invalid(format!(
+            "scope {s:?} is not domain:action[:resource]"
+        )));
+    }
+    Ok(())
+}
+
+impl Actor for ClientsActor {
+    type Msg = ClientsMsg;
+    type State = Deps;
+    type Arguments = Deps;
+
+    async fn pre_start(
+        &self,
+        _me: ActorRef<Self::Msg>,
+        deps: Deps,
+    ) -> Result<Deps, ActorProcessingErr> {
+        Ok(deps)
+    }
+
+    async fn handle(
+        &self,
+        _me: ActorRef<Self::Msg>,
+        msg: ClientsMsg,
+        deps: &mut Deps,
+    ) -> Result<(), ActorProcessingErr> {
+        let deps = deps.clone();
+        match msg {
+            ClientsMsg::Add(req, owner_id, reply) => {
+                if let Err(e) = validate(&req) {
+                    let _ = reply.send(Err(e));
+                    return Ok(());
+                }
+                tokio::spawn(async move {
+                    let _ = reply.send(add(&deps, req, owner_id).await);
+                });
+            }
+            ClientsMsg::Revoke(id, reply) => {
+                tokio::spawn(async move {
+                    let r = map_outcome(
+                        deps.proposer
+                            .propose(Command::RevokeClient { client_id: id })
+                            .await,
+                    );
+                    let _ = reply.send(r.map(|a| if let Applied::Ended(n) = a { n } else { 0 }));
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn add(
+    deps: &Deps,
+    req: NewClientRequest,
+    owner_id: u64,
+) -> Result<ClientCreated, BackendError> {
+    let internal = |e: authd_auth::RandomError| BackendError::Internal(e.to_string());
+    let id = authd_auth::random_hex(16).map_err(internal)?;
+    let secret = if req.public {
+        None
+    } else {
+        Some(authd_auth::random_hex(32).map_err(internal)?)
+    };
+    let client = Client {
+        id: id.clone(),
+        name: req.name.trim().to_owned(),
+        url: req.url,
+        description: req.description,
+        owner_id,
+        redirect_uris: req.redirect_uris,
+        grant_types: req.grant_types.into_iter().collect::<BTreeSet<_>>(),
+        scopes: req.scopes.into_iter().collect(),
+        secret_digest: secret.as_deref().map(authd_auth::token_digest),
+        created_ms: now_ms(),
+    };
+    map_outcome(deps.proposer.propose(Command::CreateClient(client)).await)?;
+    Ok(ClientCreated {
+        client_id: id,
+        client_secret: secret,
+    })
+}
