@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use authd_tests::{Cluster, random_hex, wait_until};
+use authd_tests::{Cluster, random_hex};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use reqwest::header::{AUTHORIZATION, COOKIE, LOCATION, SET_COOKIE};
 use serde_json::Value;
@@ -377,23 +377,28 @@ pub async fn auth_everywhere(webs: &[(u64, Web)], cookie: &str) -> Vec<(u64, Res
     futures::future::join_all(futs).await
 }
 
-/// Waits until every node answers 200 with an upstream JWT for `cookie` (a fresh login is
-/// visible everywhere; proves the later 401s are not vacuous).
-pub async fn wait_accepted_everywhere(webs: &[(u64, Web)], cookie: &str) -> Result<()> {
-    wait_until(
-        "every node to accept the new session cookie",
-        Duration::from_secs(15),
-        || async {
-            for (id, r) in auth_everywhere(webs, cookie).await {
-                let r = r?;
-                if r.status != 200 || r.authorization.is_none() {
-                    bail!("node {id}: {}", r.describe());
-                }
-            }
-            Ok(())
-        },
-    )
-    .await
+/// Asserts, with one concurrent round of requests, that every node answers 200 with an
+/// upstream JWT for `cookie` (a live session; proves the later 401s are not vacuous).
+///
+/// No polling for a fresh login either: the cookie names the log index that created the
+/// session, and a node that has not applied it yet waits for it (or answers 503, which a
+/// settled `Web` asks again). A 401 would make the browser drop a brand-new session cookie.
+pub async fn assert_accepted_everywhere(webs: &[(u64, Web)], cookie: &str) -> Result<()> {
+    let mut errors = Vec::new();
+    for (id, r) in auth_everywhere(webs, cookie).await {
+        match r {
+            Ok(r) if r.status == 200 && r.authorization.is_some() => {}
+            Ok(r) => errors.push(format!("node {id}: {}", r.describe())),
+            Err(e) => errors.push(format!("node {id}: {e:#}")),
+        }
+    }
+    if !errors.is_empty() {
+        bail!(
+            "a live session cookie was not accepted (200 with an upstream JWT) everywhere:\n  {}",
+            errors.join("\n  ")
+        );
+    }
+    Ok(())
 }
 
 /// Asserts, with one concurrent round of requests, that every node refuses `cookie` with 401

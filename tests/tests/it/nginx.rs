@@ -19,8 +19,8 @@ use axum::http::{HeaderMap, Uri};
 use serde_json::{Value, json};
 
 use crate::authd_http::{
-    AuthReq, Web, WebResp, claims_unchecked_exp, cookie_header, jwt_secret, random_id, sign_hs256,
-    verify_hs256, wait_accepted_everywhere, web_client, webs,
+    AuthReq, Web, WebResp, assert_accepted_everywhere, claims_unchecked_exp, cookie_header,
+    jwt_secret, random_id, sign_hs256, verify_hs256, web_client, webs,
 };
 use crate::util::{PASSWORD, create_user, uniq, wait_user_visible};
 
@@ -351,7 +351,7 @@ async fn run_checks(
 
     // Login through nginx (authd's own routes are proxied to the cluster).
     let cookie = edge.login_ok(&name, PASSWORD).await?;
-    wait_accepted_everywhere(nodes, &cookie).await?;
+    assert_accepted_everywhere(nodes, &cookie).await?;
     let ch = cookie_header(&cookie);
     let with_cookie = AuthReq {
         cookie_header: Some(&ch),
@@ -532,7 +532,7 @@ async fn run_checks(
     assert_eq!(app.len(), before, "a revoked session reached the app");
 
     // Every node down: 503 JSON, never a bare 500, never the app.
-    wait_accepted_everywhere(nodes, &second).await?;
+    assert_accepted_everywhere(nodes, &second).await?;
     let sh = cookie_header(&second);
     let r = edge
         .get_with(
