@@ -25,6 +25,7 @@ use crate::actors::now_ms;
 use crate::actors::sessions::SessionsMsg;
 use crate::actors::users::UsersMsg;
 use crate::authz::Authorizer;
+use crate::lease::Lease;
 use crate::passwords::Hasher;
 use crate::views::{session_view, user_view};
 
@@ -47,6 +48,7 @@ struct Inner {
     authorizer: Authorizer,
     settings: WebSettings,
     hasher: Hasher,
+    lease: Arc<Lease>,
     /// A real Argon2id hash of a random password: unknown users cost the same time as known ones.
     dummy_phc: String,
 }
@@ -71,6 +73,8 @@ pub struct Parts {
     pub settings: WebSettings,
     /// Argon2id pool.
     pub hasher: Hasher,
+    /// Read lease (readiness requires it).
+    pub lease: Arc<Lease>,
 }
 
 impl NodeBackend {
@@ -93,6 +97,7 @@ impl NodeBackend {
                 authorizer: p.authorizer,
                 settings: p.settings,
                 hasher: p.hasher,
+                lease: p.lease,
                 dummy_phc,
             }),
         })
@@ -177,6 +182,9 @@ impl Backend for NodeBackend {
         let applied = self.inner.reader.applied_index();
         match self.inner.committed.get() {
             Some(c) if applied < Some(c) => Err(format!("catching up: applied {applied:?} of {c}")),
+            _ if !self.inner.lease.is_current(applied) => {
+                Err("no read lease from the leader yet".into())
+            }
             _ => Ok(()),
         }
     }

@@ -8,8 +8,9 @@
 //! its own applied index is ≥ `c`. The lease runs from when the request was *sent*, so a message
 //! that sat in a socket while the node was paused (SIGSTOP) can only hand out an expired lease.
 //!
-//! **Leader side.** The leader serves while a quorum acknowledged it within `L`
-//! (openraft's `millis_since_quorum_ack`, measured from when heartbeats were sent).
+//! **Leader side.** The leader renews its own lease the same way: at local time `t0` it
+//! confirms leadership with a quorum round (`ensure_linearizable`) and, on success, serves until
+//! `t0 + L`. (Not from openraft's published metrics: after a pause they are stale.)
 //!
 //! **Revocation** (commands that [`authd_raft::Command::narrows_access`]): after the leader has
 //! committed and applied entry `I`, it asks every other voter to confirm `applied ≥ I`
@@ -117,7 +118,7 @@ impl Lease {
     }
 
     async fn refresh(&self, raft: &Raft, network: &Network) {
-        let (state, leader, quorum_ms, single, leader_addr) = {
+        let (state, leader, single, leader_addr) = {
             let m = raft.metrics();
             let m = m.borrow();
             let mem = m.membership_config.membership();
@@ -125,23 +126,24 @@ impl Lease {
             let addr = m
                 .current_leader
                 .and_then(|l| mem.get_node(&l).map(|n| n.raft.clone()));
-            (
-                m.state,
-                m.current_leader,
-                m.millis_since_quorum_ack,
-                single,
-                addr,
-            )
+            (m.state, m.current_leader, single, addr)
         };
         let now = Instant::now();
         match state {
             ServerState::Leader if single => self.extend(now, 0),
-            ServerState::Leader => match quorum_ms {
-                Some(ms) if Duration::from_millis(ms) < self.len => {
-                    self.extend(now.checked_sub(Duration::from_millis(ms)).unwrap_or(now), 0)
+            ServerState::Leader => {
+                // Metrics may predate a pause (SIGSTOP): never extend from them. Confirm
+                // leadership with a fresh quorum round and count the lease from before it.
+                let t0 = Instant::now();
+                match tokio::time::timeout(self.len, raft.ensure_linearizable()).await {
+                    Ok(Ok(_)) => self.extend(t0, 0),
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "leader lease not renewed");
+                        self.lapse();
+                    }
+                    Err(_) => self.lapse(),
                 }
-                _ => self.lapse(),
-            },
+            }
             _ => {
                 let (Some(leader), Some(addr)) = (leader, leader_addr) else {
                     return;

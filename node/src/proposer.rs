@@ -160,7 +160,7 @@ async fn submit(ctx: &Ctx, batch: Batch) -> Result<(Vec<Reply>, u64), ProposeErr
         };
         let attempt = match (leader, leader_addr) {
             (Some(l), _) if l == me => propose_local(ctx, batch.clone()).await,
-            (Some(_), Some(addr)) => forward(ctx, &addr, batch.clone()).await,
+            (Some(l), Some(addr)) => forward(ctx, l, &addr, batch.clone()).await,
             _ => Err(Retry("no leader known".into())),
         };
         match attempt {
@@ -222,15 +222,35 @@ async fn commit_visible(ctx: &Ctx, batch: Batch) -> Result<ForwardOk, LeaderErro
     }
 }
 
-async fn forward(ctx: &Ctx, addr: &str, batch: Batch) -> Attempt {
+/// Resolves when this node learns of a leader other than `leader`.
+async fn leader_moved(raft: &Raft, leader: u64) {
+    let mut rx = raft.metrics();
+    loop {
+        if rx.borrow_and_update().current_leader != Some(leader) {
+            return;
+        }
+        if rx.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+async fn forward(ctx: &Ctx, leader: u64, addr: &str, batch: Batch) -> Attempt {
     metrics::counter!("authd_forwarded_writes_total").increment(1);
     let visibility = batch.visibility();
-    match ctx
-        .network
-        .peer(addr)
-        .call(&Rpc::Forward(batch), FORWARD_TIMEOUT)
-        .await
-    {
+    let retry_safe = batch.idempotent();
+    let rpc = Rpc::Forward(batch);
+    let peer = ctx.network.peer(addr);
+    let call = peer.call(&rpc, FORWARD_TIMEOUT);
+    let outcome = tokio::select! {
+        r = call => r,
+        // A deposed (e.g. paused) leader may never answer: an idempotent batch can go to the
+        // new one at once instead of waiting out the timeout.
+        () = leader_moved(&ctx.raft, leader), if retry_safe => {
+            return Err(Retry(format!("leader {leader} was replaced during the call")));
+        }
+    };
+    match outcome {
         Ok(RpcReply::Forward(Ok(ForwardOk { log_index, reply }))) => {
             // The leader made it visible on every reachable node (this one included) if the
             // batch needed that; make sure this node, which answers the client, has it too.

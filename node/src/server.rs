@@ -185,7 +185,7 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
 
     let authorizer = Authorizer::new(
         reader.clone(),
-        lease,
+        lease.clone(),
         &spec.secrets.jwt,
         spec.web.jwt_ttl_secs,
     );
@@ -210,6 +210,7 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
         authorizer,
         settings,
         hasher,
+        lease,
     })
     .await?;
     let app = authd_web::router(backend);

@@ -174,6 +174,19 @@ impl Command {
         }
     }
 
+    /// Whether applying it twice has the same effect and reply as once, so a write whose
+    /// outcome is unknown (leader lost mid-call) may simply be sent again.
+    pub fn idempotent(&self) -> bool {
+        !matches!(
+            self,
+            Command::CreateUser(_)
+                | Command::CreateSession(_)
+                | Command::CreateClient(_)
+                | Command::IssueToken(_)
+                | Command::RevokeClient { .. }
+        )
+    }
+
     /// Whether applying this can take away access a node might still grant.
     pub fn narrows_access(&self) -> bool {
         self.visibility() == Visibility::Revoked
@@ -181,6 +194,11 @@ impl Command {
 }
 
 impl Batch {
+    /// Whether every command of the batch is [`Command::idempotent`].
+    pub fn idempotent(&self) -> bool {
+        self.0.iter().all(Command::idempotent)
+    }
+
     /// The strictest requirement of the batch's commands.
     pub fn visibility(&self) -> Visibility {
         self.0
