@@ -1,16 +1,18 @@
 //! The write path's last step: batch commands, propose them to Raft, answer after apply.
 //!
 //! Commands that arrive while earlier proposals are in flight are packed into one log entry
-//! (no timer, so an idle cluster adds no delay). On a follower the batch is forwarded to the
-//! leader over the internal transport, then the follower waits until it has applied the entry
-//! itself, so a client that writes through a node and reads from it sees its write.
+//! (no timer, so an idle cluster adds no delay; at most [`MAX_IN_FLIGHT`] proposals per node).
+//! On a follower the batch is forwarded to the leader over the internal transport; the leader
+//! merges forwarded batches with its own into one entry, so a Raft round carries everything
+//! that queued up meanwhile. Writes that must be visible everywhere are also applied on the
+//! forwarding follower before it answers.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use authd_raft::network::{ForwardOk, Network, Rpc, RpcReply, TransportError};
 use authd_raft::sm_store::StateReader;
-use authd_raft::{Batch, Command, Raft, Reply, Visibility};
+use authd_raft::{Batch, BatchReply, Command, Raft, Reply, Visibility};
 use openraft::error::{ClientWriteError, RaftError};
 use thiserror::Error;
 use tokio::sync::{Semaphore, mpsc, oneshot};
@@ -20,7 +22,7 @@ use crate::lease::Lease;
 /// Most commands packed into one entry.
 const MAX_BATCH: usize = 512;
 /// Proposals in flight at once; more waiting commands make the next batch bigger instead.
-const MAX_IN_FLIGHT: usize = 8;
+const MAX_IN_FLIGHT: usize = 2;
 /// How long a write may wait for a leader before the caller hears "unavailable".
 const WRITE_DEADLINE: Duration = Duration::from_secs(10);
 /// One forwarded RPC's timeout.
@@ -43,9 +45,19 @@ pub enum ProposeError {
 /// A command's outcome and the log index of the entry that carried it.
 pub type Indexed = (Reply, u64);
 
+/// Where a pending group of commands came from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// This node's actors.
+    Local,
+    /// A follower's forwarded batch: proposed here only while this node leads, never re-forwarded.
+    Forwarded,
+}
+
 struct Pending {
-    cmd: Command,
-    reply: oneshot::Sender<Result<Indexed, ProposeError>>,
+    cmds: Vec<Command>,
+    origin: Origin,
+    reply: oneshot::Sender<Result<(Vec<Reply>, u64), ProposeError>>,
 }
 
 /// Cheap handle to the node's proposer task.
@@ -89,9 +101,25 @@ impl Proposer {
 
     /// Like [`Proposer::propose`], also returning the entry's log index.
     pub async fn propose_indexed(&self, cmd: Command) -> Result<Indexed, ProposeError> {
+        let (mut replies, index) = self.enqueue(vec![cmd], Origin::Local).await?;
+        let reply = replies
+            .pop()
+            .ok_or_else(|| ProposeError::Fatal("no reply".into()))?;
+        Ok((reply, index))
+    }
+
+    async fn enqueue(
+        &self,
+        cmds: Vec<Command>,
+        origin: Origin,
+    ) -> Result<(Vec<Reply>, u64), ProposeError> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Pending { cmd, reply })
+            .send(Pending {
+                cmds,
+                origin,
+                reply,
+            })
             .await
             .map_err(|_| ProposeError::Fatal("proposer stopped".into()))?;
         rx.await
@@ -99,46 +127,75 @@ impl Proposer {
     }
 }
 
+/// Take every group that queued up while earlier proposals were in flight, merge, propose.
 async fn run(ctx: Ctx, mut rx: mpsc::Receiver<Pending>) {
     let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     while let Some(first) = rx.recv().await {
         let Ok(permit) = slots.clone().acquire_owned().await else {
             break;
         };
-        let mut pending = vec![first];
-        while pending.len() < MAX_BATCH {
+        let mut count = first.cmds.len();
+        let mut group = vec![first];
+        while count < MAX_BATCH {
             match rx.try_recv() {
-                Ok(p) => pending.push(p),
+                Ok(p) => {
+                    count += p.cmds.len();
+                    group.push(p);
+                }
                 Err(_) => break,
             }
         }
         let ctx = ctx.clone();
         tokio::spawn(async move {
-            let (cmds, replies): (Vec<_>, Vec<_>) =
-                pending.into_iter().map(|p| (p.cmd, p.reply)).unzip();
-            metrics::histogram!("authd_proposal_batch_commands").record(cmds.len() as f64);
-            let start = Instant::now();
-            let outcome = submit(&ctx, Batch(cmds)).await;
-            metrics::histogram!("authd_propose_seconds").record(start.elapsed().as_secs_f64());
-            match outcome {
-                Ok((out, index)) => {
-                    let mut results = out.into_iter();
-                    for r in replies {
-                        let res = results
-                            .next()
-                            .map(|reply| (reply, index))
-                            .ok_or_else(|| ProposeError::Fatal("reply count mismatch".into()));
-                        let _ = r.send(res);
-                    }
-                }
-                Err(e) => {
-                    for r in replies {
-                        let _ = r.send(Err(e.clone()));
-                    }
-                }
-            }
+            propose_group(&ctx, group).await;
             drop(permit);
         });
+    }
+}
+
+async fn propose_group(ctx: &Ctx, group: Vec<Pending>) {
+    let leading = {
+        let m = ctx.raft.metrics();
+        let m = m.borrow();
+        m.current_leader == Some(m.id)
+    };
+    let mut cmds = Vec::new();
+    let mut parts = Vec::with_capacity(group.len());
+    for mut p in group {
+        if p.origin == Origin::Forwarded && !leading {
+            let _ = p.reply.send(Err(ProposeError::NoLeader(format!(
+                "{NOT_LEADER}: this node no longer leads"
+            ))));
+            continue;
+        }
+        parts.push((p.cmds.len(), p.reply));
+        cmds.append(&mut p.cmds);
+    }
+    if cmds.is_empty() {
+        return;
+    }
+    metrics::histogram!("authd_proposal_batch_commands").record(cmds.len() as f64);
+    let start = Instant::now();
+    let outcome = submit(ctx, Batch(cmds)).await;
+    metrics::histogram!("authd_propose_seconds").record(start.elapsed().as_secs_f64());
+    match outcome {
+        Ok((out, index)) => {
+            let mut results = out.into_iter();
+            for (n, reply) in parts {
+                let mine: Vec<Reply> = results.by_ref().take(n).collect();
+                let res = if mine.len() == n {
+                    Ok((mine, index))
+                } else {
+                    Err(ProposeError::Fatal("reply count mismatch".into()))
+                };
+                let _ = reply.send(res);
+            }
+        }
+        Err(e) => {
+            for (_, reply) in parts {
+                let _ = reply.send(Err(e.clone()));
+            }
+        }
     }
 }
 
@@ -277,10 +334,28 @@ async fn forward(ctx: &Ctx, leader: u64, addr: &str, batch: Batch) -> Attempt {
 /// Prefix of the forward error that means "I am not the leader; nothing was proposed".
 pub const NOT_LEADER: &str = "not leader";
 
-/// Leader side of a forwarded write.
-pub async fn handle_forward(ctx: &Ctx, batch: Batch) -> Result<ForwardOk, String> {
+/// Leader side of a forwarded write: merged into this node's own next entry.
+pub async fn handle_forward(
+    proposer: &Proposer,
+    raft: &Raft,
+    batch: Batch,
+) -> Result<ForwardOk, String> {
     metrics::counter!("authd_forwarded_writes_received_total").increment(1);
-    commit_visible(ctx, batch).await.map_err(|e| match e {
-        LeaderError::NotLeader(m) | LeaderError::Unknown(m) | LeaderError::Fatal(m) => m,
-    })
+    let leading = {
+        let m = raft.metrics();
+        let m = m.borrow();
+        m.current_leader == Some(m.id)
+    };
+    if !leading {
+        return Err(format!("{NOT_LEADER}: this node does not lead"));
+    }
+    match proposer.enqueue(batch.0, Origin::Forwarded).await {
+        Ok((replies, log_index)) => Ok(ForwardOk {
+            log_index,
+            reply: BatchReply(replies),
+        }),
+        Err(ProposeError::NoLeader(m)) if m.starts_with(NOT_LEADER) => Err(m),
+        Err(ProposeError::NoLeader(m)) => Err(format!("{NOT_LEADER}: {m}")),
+        Err(e) => Err(e.to_string()),
+    }
 }

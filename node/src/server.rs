@@ -48,6 +48,7 @@ pub struct ServeSpec {
 /// Answers peers: Raft RPCs, forwarded writes, apply waits, lease requests.
 struct PeerRpc {
     ctx: Ctx,
+    proposer: Proposer,
 }
 
 impl RpcHandler for PeerRpc {
@@ -56,7 +57,9 @@ impl RpcHandler for PeerRpc {
             Rpc::Append(r) => RpcReply::Append(self.ctx.raft.append_entries(r).await),
             Rpc::Vote(r) => RpcReply::Vote(self.ctx.raft.vote(r).await),
             Rpc::Snapshot(r) => RpcReply::Snapshot(self.ctx.raft.install_snapshot(r).await),
-            Rpc::Forward(b) => RpcReply::Forward(handle_forward(&self.ctx, b).await),
+            Rpc::Forward(b) => {
+                RpcReply::Forward(handle_forward(&self.proposer, &self.ctx.raft, b).await)
+            }
             Rpc::WaitApplied { index, timeout_ms } => {
                 let t = Duration::from_millis(timeout_ms.min(30_000));
                 RpcReply::WaitApplied(
@@ -134,7 +137,11 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
         reader: reader.clone(),
         lease: lease.clone(),
     };
-    let peer_rpc = Arc::new(PeerRpc { ctx: ctx.clone() });
+    let proposer = Proposer::start(ctx.clone());
+    let peer_rpc = Arc::new(PeerRpc {
+        ctx: ctx.clone(),
+        proposer: proposer.clone(),
+    });
     let transport = tokio::spawn(authd_raft::network::serve(raft_listener, secret, peer_rpc));
     lease.clone().spawn_keeper(raft.clone(), network.clone());
 
@@ -165,7 +172,6 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
     }
     telemetry::export_raft_gauges(raft.clone(), committed.clone());
 
-    let proposer = Proposer::start(ctx);
     let hasher = Hasher::new(std::thread::available_parallelism().map_or(2, |n| n.get()));
     let deps = Deps {
         proposer: proposer.clone(),

@@ -7,10 +7,15 @@ use authd_raft::log_store::CommittedHandle;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use openraft::ServerState;
 
+/// openraft logs every unreachable peer on every quorum round at ERROR (one per lease renewal
+/// while a node is down); its core's messages are off by default, the rest at WARN.
+const DEFAULT_FILTER: &str =
+    "info,openraft=warn,openraft::core::raft_core=off,openraft::replication=error";
+
 /// Structured logs to stderr; `RUST_LOG` overrides the default filter.
 pub fn init_logs() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_FILTER));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

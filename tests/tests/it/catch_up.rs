@@ -11,12 +11,18 @@ use crate::util::{create_user, id_text, uniq};
 
 const WRITES: usize = 10_000;
 const IN_FLIGHT: usize = 64;
-const SNAPSHOT_EVERY: u64 = 500;
+/// Small, because the proposer packs many writes into one entry (10,000 writes are only a few
+/// hundred entries): the snapshot and the purge must still happen within the run.
+const SNAPSHOT_EVERY: u64 = 100;
+const KEEP_AFTER_SNAPSHOT: u64 = 10;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_down_during_10000_writes_catches_up_through_a_snapshot() -> Result<()> {
-    let mut cluster =
-        Cluster::start(3, |cfg| cfg.raft.snapshot_every = Some(SNAPSHOT_EVERY)).await?;
+    let mut cluster = Cluster::start(3, |cfg| {
+        cfg.raft.snapshot_every = Some(SNAPSHOT_EVERY);
+        cfg.raft.keep_after_snapshot = Some(KEEP_AFTER_SNAPSHOT);
+    })
+    .await?;
     let leader = cluster.leader().await?;
     let user = create_user(&cluster.api(leader), &uniq("many")).await?;
     let user_id = user["id"].clone();
