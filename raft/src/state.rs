@@ -71,14 +71,14 @@ pub struct State {
     roles: OrdMap<String, Arc<BTreeSet<String>>>,
     /// Bumped by every role definition, so caches keyed on it see role edits at once.
     roles_version: u64,
-    sessions: HashMap<String, Arc<Session>>,
+    sessions: HashMap<Key, Arc<Session>>,
     /// (user id, session id): "every session of a user" is a range scan.
-    user_sessions: OrdSet<(u64, String)>,
-    clients: HashMap<String, Arc<Client>>,
-    tokens: HashMap<String, Arc<Token>>,
+    user_sessions: OrdSet<(u64, Key)>,
+    clients: HashMap<Key, Arc<Client>>,
+    tokens: HashMap<Key, Arc<Token>>,
     /// (user id, digest) and (client id, digest): revoke-all without a full scan.
-    user_tokens: OrdSet<(u64, String)>,
-    client_tokens: OrdSet<(String, String)>,
+    user_tokens: OrdSet<(u64, Key)>,
+    client_tokens: OrdSet<(Key, Key)>,
 }
 
 impl Default for State {
@@ -98,6 +98,14 @@ impl Default for State {
             client_tokens: OrdSet::new(),
         }
     }
+}
+
+/// Map key for ids and digests: cloning it (which persistent maps do when they copy a node
+/// after a published view shares it) is a reference-count bump, not an allocation.
+type Key = Arc<str>;
+
+fn key(s: &str) -> Key {
+    Arc::from(s)
 }
 
 fn fold(s: &str) -> String {
@@ -139,7 +147,7 @@ impl State {
     /// Every session of a user, oldest id order.
     pub fn sessions_of(&self, user_id: u64) -> Vec<&Arc<Session>> {
         self.user_sessions
-            .range((user_id, String::new())..)
+            .range((user_id, key(""))..)
             .take_while(|(u, _)| *u == user_id)
             .filter_map(|(_, id)| self.sessions.get(id))
             .collect()
@@ -253,17 +261,17 @@ impl State {
                 Ok(Applied::Ended(self.end_user_sessions(*user_id)))
             }
             Command::CreateClient(c) => {
-                if self.clients.contains_key(&c.id) {
+                if self.clients.contains_key(c.id.as_str()) {
                     return Err(Rejected::Duplicate);
                 }
                 if !self.users.contains_key(&c.owner_id) {
                     return Err(Rejected::UnknownUser);
                 }
-                self.clients.insert(c.id.clone(), Arc::new(c.clone()));
+                self.clients.insert(key(&c.id), Arc::new(c.clone()));
                 Ok(Applied::Done)
             }
             Command::RevokeClient { client_id } => {
-                if self.clients.remove(client_id).is_none() {
+                if self.clients.remove(client_id.as_str()).is_none() {
                     return Err(Rejected::UnknownClient);
                 }
                 Ok(Applied::Ended(self.end_client_tokens(client_id)))
@@ -330,18 +338,19 @@ impl State {
             Some(u) if u.suspended => return Err(Rejected::Suspended),
             Some(_) => {}
         }
-        if s.id.is_empty() || self.sessions.contains_key(&s.id) {
+        if s.id.is_empty() || self.sessions.contains_key(s.id.as_str()) {
             return Err(Rejected::Duplicate);
         }
-        self.user_sessions.insert((s.user_id, s.id.clone()));
-        self.sessions.insert(s.id.clone(), Arc::new(s.clone()));
+        let id = key(&s.id);
+        self.user_sessions.insert((s.user_id, id.clone()));
+        self.sessions.insert(id, Arc::new(s.clone()));
         Ok(Applied::Done)
     }
 
     fn end_session(&mut self, id: &str) -> bool {
-        match self.sessions.remove(id) {
-            Some(s) => {
-                self.user_sessions.remove(&(s.user_id, s.id.clone()));
+        match self.sessions.remove_with_key(id) {
+            Some((k, s)) => {
+                self.user_sessions.remove(&(s.user_id, k));
                 true
             }
             None => false,
@@ -349,9 +358,9 @@ impl State {
     }
 
     fn end_user_sessions(&mut self, user_id: u64) -> u64 {
-        let ids: Vec<String> = self
+        let ids: Vec<Key> = self
             .user_sessions
-            .range((user_id, String::new())..)
+            .range((user_id, key(""))..)
             .take_while(|(u, _)| *u == user_id)
             .map(|(_, id)| id.clone())
             .collect();
@@ -359,7 +368,7 @@ impl State {
     }
 
     fn issue_token(&mut self, t: &Token) -> Reply {
-        if t.digest.is_empty() || self.tokens.contains_key(&t.digest) {
+        if t.digest.is_empty() || self.tokens.contains_key(t.digest.as_str()) {
             return Err(Rejected::Duplicate);
         }
         if let Some(uid) = t.user_id {
@@ -371,28 +380,29 @@ impl State {
         }
         if t.client_id
             .as_ref()
-            .is_some_and(|c| !self.clients.contains_key(c))
+            .is_some_and(|c| !self.clients.contains_key(c.as_str()))
         {
             return Err(Rejected::UnknownClient);
         }
+        let digest = key(&t.digest);
         if let Some(uid) = t.user_id {
-            self.user_tokens.insert((uid, t.digest.clone()));
+            self.user_tokens.insert((uid, digest.clone()));
         }
         if let Some(cid) = &t.client_id {
-            self.client_tokens.insert((cid.clone(), t.digest.clone()));
+            self.client_tokens.insert((key(cid), digest.clone()));
         }
-        self.tokens.insert(t.digest.clone(), Arc::new(t.clone()));
+        self.tokens.insert(digest, Arc::new(t.clone()));
         Ok(Applied::Done)
     }
 
     fn remove_token(&mut self, digest: &str) -> bool {
-        match self.tokens.remove(digest) {
-            Some(t) => {
+        match self.tokens.remove_with_key(digest) {
+            Some((k, t)) => {
                 if let Some(uid) = t.user_id {
-                    self.user_tokens.remove(&(uid, t.digest.clone()));
+                    self.user_tokens.remove(&(uid, k.clone()));
                 }
                 if let Some(cid) = &t.client_id {
-                    self.client_tokens.remove(&(cid.clone(), t.digest.clone()));
+                    self.client_tokens.remove(&(key(cid), k));
                 }
                 true
             }
@@ -401,9 +411,9 @@ impl State {
     }
 
     fn end_user_tokens(&mut self, user_id: u64) -> u64 {
-        let ds: Vec<String> = self
+        let ds: Vec<Key> = self
             .user_tokens
-            .range((user_id, String::new())..)
+            .range((user_id, key(""))..)
             .take_while(|(u, _)| *u == user_id)
             .map(|(_, d)| d.clone())
             .collect();
@@ -411,10 +421,10 @@ impl State {
     }
 
     fn end_client_tokens(&mut self, client_id: &str) -> u64 {
-        let ds: Vec<String> = self
+        let ds: Vec<Key> = self
             .client_tokens
-            .range((client_id.to_owned(), String::new())..)
-            .take_while(|(c, _)| c == client_id)
+            .range((key(client_id), key(""))..)
+            .take_while(|(c, _)| &**c == client_id)
             .map(|(_, d)| d.clone())
             .collect();
         ds.iter().map(|d| u64::from(self.remove_token(d))).sum()
