@@ -22,6 +22,16 @@ pub fn token_digest(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
+/// Split an opaque bearer token `<secret>.<log index>` into the secret (what is digested and
+/// stored) and the index of the entry that created it (so a node that has not applied it yet
+/// waits instead of calling it unknown). A token without an index is just a secret.
+pub fn split_bearer(token: &str) -> (&str, Option<u64>) {
+    match token.split_once('.') {
+        Some((secret, idx)) => (secret, idx.parse().ok()),
+        None => (token, None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -32,6 +42,13 @@ mod tests {
         let b = random_hex(16).unwrap_or_default();
         assert_eq!(a.len(), 32);
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn bearer_tokens_split_into_secret_and_index() {
+        assert_eq!(split_bearer("abc.42"), ("abc", Some(42)));
+        assert_eq!(split_bearer("abc"), ("abc", None));
+        assert_eq!(split_bearer("abc.x"), ("abc", None));
     }
 
     #[test]

@@ -8,6 +8,6 @@ pub mod model;
 pub mod scope;
 pub mod tokens;
 
-pub use ids::{RandomError, random_hex, token_digest};
+pub use ids::{RandomError, random_hex, split_bearer, token_digest};
 pub use model::{Client, FullName, Profile, Session, Token, TokenKind, User};
 pub use scope::{Scope, ScopeError, missing_scopes};

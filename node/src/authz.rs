@@ -113,7 +113,13 @@ impl Authorizer {
         }
         let now = now_ms();
         let decision = match credential {
-            Credential::Bearer(token) => self.bearer(&view.state, &token, required, now),
+            Credential::Bearer(token) => self.bearer(
+                &view.state,
+                view.last_applied.unwrap_or(0),
+                &token,
+                required,
+                now,
+            ),
             Credential::NgCookies(values) => self.cookie(
                 &view.state,
                 view.last_applied.unwrap_or(0),
@@ -185,10 +191,21 @@ impl Authorizer {
         )
     }
 
-    fn bearer(&self, st: &State, token: &str, required: &[String], now: u64) -> AuthDecision {
-        let digest = token_digest(token);
+    fn bearer(
+        &self,
+        st: &State,
+        applied: u64,
+        token: &str,
+        required: &[String],
+        now: u64,
+    ) -> AuthDecision {
+        let (secret, idx) = authd_auth::split_bearer(token);
+        let digest = token_digest(secret);
         let Some(t) = st.live_token(&digest, now) else {
-            return unauthorized("Not a valid auth token", false);
+            return match idx {
+                Some(i) if i > applied => AuthDecision::Behind(i),
+                _ => unauthorized("Not a valid auth token", false),
+            };
         };
         if t.kind != authd_auth::TokenKind::Access {
             return unauthorized("Not a valid auth token", false);

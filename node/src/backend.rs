@@ -5,13 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authd_auth::tokens::{NgCookie, iso8601_ms};
+use authd_auth::{Token, TokenKind};
 use authd_raft::log_store::CommittedHandle;
 use authd_raft::sm_store::StateReader;
 use authd_raft::{NodeAddr, Raft};
 use authd_web::{
     AuthDecision, Backend, BackendError, ClientCreated, ClientView, ClusterStatus, Credential,
-    LoginOk, LoginRequest, MemberView, NewClientRequest, NewSession, NewUserRequest, Page,
-    SessionView, UserView, WebSettings,
+    LoginOk, LoginRequest, MemberView, MintTokenRequest, MintedToken, NewClientRequest, NewSession,
+    NewUserRequest, Page, SessionView, UserView, WebSettings,
 };
 use metrics_exporter_prometheus::PrometheusHandle;
 use openraft::error::{ClientWriteError, RaftError};
@@ -233,6 +234,66 @@ impl Backend for NodeBackend {
         let id = self.user_id(key)?;
         ask(self.inner.slots.users.load_full(), |p| {
             UsersMsg::Suspend(id, suspended, p)
+        })
+        .await
+    }
+
+    async fn mint_token(&self, req: MintTokenRequest) -> Result<MintedToken, BackendError> {
+        let uid = self.user_id(&req.user)?;
+        let ttl = req.ttl_secs.unwrap_or(3600);
+        if ttl == 0 || ttl > 30 * 24 * 3600 {
+            return Err(BackendError::Invalid("ttl_secs must be 1..=2592000".into()));
+        }
+        let allowed = {
+            let view = self.inner.reader.load();
+            let user = view
+                .state
+                .user(uid)
+                .ok_or_else(|| BackendError::NotFound("no such user".into()))?;
+            if user.suspended {
+                return Err(BackendError::Invalid("user is suspended".into()));
+            }
+            view.state.effective_scopes(user)
+        };
+        let scopes: BTreeSet<String> = if req.scopes.is_empty() {
+            allowed.clone()
+        } else {
+            req.scopes.into_iter().collect()
+        };
+        if let Some(s) = scopes.iter().find(|s| !allowed.contains(*s)) {
+            return Err(BackendError::Invalid(format!(
+                "scope {s:?} is not granted to this user"
+            )));
+        }
+        let secret =
+            authd_auth::random_hex(32).map_err(|e| BackendError::Internal(e.to_string()))?;
+        let created_ms = now_ms();
+        let token = Token {
+            digest: authd_auth::token_digest(&secret),
+            kind: TokenKind::Access,
+            user_id: Some(uid),
+            client_id: None,
+            scopes: scopes.clone(),
+            created_ms,
+            expires_ms: created_ms.saturating_add(ttl.saturating_mul(1000)),
+        };
+        let index = ask(self.inner.slots.sessions.load_full(), |p| {
+            SessionsMsg::IssueToken(token, p)
+        })
+        .await?;
+        Ok(MintedToken {
+            access_token: format!("{secret}.{index}"),
+            token_type: "Bearer".into(),
+            expires_in: ttl,
+            scope: scopes.into_iter().collect::<Vec<_>>().join(" "),
+        })
+    }
+
+    async fn revoke_token(&self, token: &str) -> Result<u64, BackendError> {
+        let (secret, _) = authd_auth::split_bearer(token);
+        let digest = authd_auth::token_digest(secret);
+        ask(self.inner.slots.sessions.load_full(), |p| {
+            SessionsMsg::RevokeToken(digest, p)
         })
         .await
     }

@@ -53,6 +53,12 @@ pub enum Cmd {
         #[command(subcommand)]
         op: ClientCmd,
     },
+    /// Issue access tokens (development, tests, scripts).
+    Token {
+        /// Which token operation.
+        #[command(subcommand)]
+        op: TokenCmd,
+    },
     /// Inspect the cluster.
     Cluster {
         /// Which cluster operation.
@@ -131,6 +137,26 @@ pub enum ClientCmd {
         /// The client id.
         #[arg(long)]
         client: String,
+    },
+}
+
+/// `authd token ...`
+#[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// Mint a revocable access token for a user; prints `{"access_token", "token_type", "expires_in"}`.
+    Mint {
+        /// Where the cluster is.
+        #[command(flatten)]
+        target: Target,
+        /// The user (id or username).
+        #[arg(long)]
+        user: String,
+        /// Scope (repeatable); default: all of the user's scopes.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Lifetime in seconds (default 3600).
+        #[arg(long)]
+        ttl: Option<u64>,
     },
 }
 

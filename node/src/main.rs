@@ -19,7 +19,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, ClientCmd, ClusterCmd, Cmd, Target, UserCmd};
+use crate::cli::{Cli, ClientCmd, ClusterCmd, Cmd, Target, TokenCmd, UserCmd};
 use crate::config::{
     Config, ConfigError, CookiesConfig, NodeConfig, RaftTuning, SessionsConfig, WebConfig,
 };
@@ -64,6 +64,23 @@ async fn run(cli: Cli) -> ExitCode {
             Ok(ep) => operator::user_add(&ep, &username, &email, admin)
                 .await
                 .map(Some),
+            Err(e) => return config_error(&e),
+        },
+        Cmd::Token {
+            op:
+                TokenCmd::Mint {
+                    target,
+                    user,
+                    scopes,
+                    ttl,
+                },
+        } => match Endpoint::resolve(&target) {
+            Ok(ep) => {
+                let body = serde_json::json!({ "user": user, "scopes": scopes, "ttl_secs": ttl });
+                ep.call(reqwest::Method::POST, "/api/v1/tokens", Some(body))
+                    .await
+                    .map(Some)
+            }
             Err(e) => return config_error(&e),
         },
         Cmd::Client { op } => match client_cmd(op).await {

@@ -259,6 +259,32 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
+/// `POST /api/v1/tokens` (and `authd token mint`): a revocable access token for a user.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MintTokenRequest {
+    /// The user it acts for (id or username).
+    pub user: String,
+    /// Scopes; each must be among the user's; default: all of the user's.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Lifetime; default one hour, at most 30 days.
+    pub ttl_secs: Option<u64>,
+}
+
+/// An issued token, in RFC 6749's shape; the token is shown once and stored only as a digest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MintedToken {
+    /// The bearer token.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until it expires.
+    pub expires_in: u64,
+    /// Granted scopes, space-separated.
+    pub scope: String,
+}
+
 /// What the web layer needs from a node.
 pub trait Backend: Clone + Send + Sync + 'static {
     /// Raft role, term, indexes and members of this node.
@@ -301,6 +327,13 @@ pub trait Backend: Clone + Send + Sync + 'static {
         key: &str,
         suspended: bool,
     ) -> impl Future<Output = Result<u64, BackendError>> + Send;
+    /// Issue an access token for a user.
+    fn mint_token(
+        &self,
+        req: MintTokenRequest,
+    ) -> impl Future<Output = Result<MintedToken, BackendError>> + Send;
+    /// Revoke a token (by its value); every node refuses it before this returns.
+    fn revoke_token(&self, token: &str) -> impl Future<Output = Result<u64, BackendError>> + Send;
     /// Register an API client.
     fn add_client(
         &self,

@@ -10,7 +10,9 @@ use axum::response::IntoResponse;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use crate::backend::{Backend, MemberView, NewClientRequest, NewSession, NewUserRequest};
+use crate::backend::{
+    Backend, MemberView, MintTokenRequest, NewClientRequest, NewSession, NewUserRequest,
+};
 use crate::cli_auth;
 use crate::error::ApiError;
 
@@ -202,4 +204,30 @@ pub async fn revoke_client<B: Backend>(
     Signed(()): Signed<()>,
 ) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(json!({ "tokens_ended": b.revoke_client(&id).await? })))
+}
+
+/// `POST /api/v1/tokens`: 201 with the token, shown once.
+pub async fn mint_token<B: Backend>(
+    State(b): State<B>,
+    Signed(req): Signed<MintTokenRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok((StatusCode::CREATED, Json(b.mint_token(req).await?)))
+}
+
+/// Body of `POST /api/v1/tokens/revoke`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeTokenBody {
+    /// The token to revoke.
+    pub token: String,
+}
+
+/// `POST /api/v1/tokens/revoke` (the token travels in the body, never in a URL or log).
+pub async fn revoke_token<B: Backend>(
+    State(b): State<B>,
+    Signed(body): Signed<RevokeTokenBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(
+        json!({ "revoked": b.revoke_token(&body.token).await? }),
+    ))
 }

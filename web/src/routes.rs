@@ -44,6 +44,8 @@ pub fn router<B: Backend>(backend: B) -> Router {
             post(operator::add_client::<B>).get(operator::list_clients::<B>),
         )
         .route("/api/v1/clients/{id}", delete(operator::revoke_client::<B>))
+        .route("/api/v1/tokens", post(operator::mint_token::<B>))
+        .route("/api/v1/tokens/revoke", post(operator::revoke_token::<B>))
         .route("/api/v1/sessions", post(operator::create_session::<B>))
         .route(
             "/api/v1/sessions/{id}",

@@ -1,6 +1,6 @@
 //! The sessions actor: start and end sessions.
 
-use authd_auth::Session;
+use authd_auth::{Session, Token};
 use authd_raft::{Applied, Command};
 use authd_web::{BackendError, NewSession};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -18,6 +18,10 @@ pub enum SessionsMsg {
     End(String, RpcReplyPort<Result<u64, BackendError>>),
     /// End every session of a user.
     EndAllOf(u64, RpcReplyPort<Result<u64, BackendError>>),
+    /// Record an access token (already validated); replies with the entry's log index.
+    IssueToken(Token, RpcReplyPort<Result<u64, BackendError>>),
+    /// Revoke a token by digest.
+    RevokeToken(String, RpcReplyPort<Result<u64, BackendError>>),
 }
 
 /// Stateless: all state is replicated.
@@ -66,6 +70,23 @@ impl Actor for SessionsActor {
                             .propose(Command::EndSession { session_id: id })
                             .await,
                     );
+                    let _ = reply.send(r.map(ended));
+                });
+            }
+            SessionsMsg::IssueToken(token, reply) => {
+                tokio::spawn(async move {
+                    let r = deps
+                        .proposer
+                        .propose_indexed(Command::IssueToken(token))
+                        .await;
+                    let index = r.as_ref().map_or(0, |(_, i)| *i);
+                    let _ = reply.send(map_outcome(r.map(|(reply, _)| reply)).map(|_| index));
+                });
+            }
+            SessionsMsg::RevokeToken(digest, reply) => {
+                tokio::spawn(async move {
+                    let r =
+                        map_outcome(deps.proposer.propose(Command::RevokeToken { digest }).await);
                     let _ = reply.send(r.map(ended));
                 });
             }

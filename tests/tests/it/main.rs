@@ -10,6 +10,7 @@
 mod api;
 mod auth_endpoint;
 mod auth_fuzz;
+mod bearer;
 mod authd_http;
 mod catch_up;
 mod cli;
