@@ -3,11 +3,11 @@
 use std::collections::BTreeSet;
 
 use authd_auth::{Client, Scope};
-use authd_raft::{Applied, Command};
+use authd_raft::Command;
 use authd_web::{BackendError, ClientCreated, NewClientRequest};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
-use super::{Deps, map_outcome, now_ms};
+use super::{Deps, map_outcome, now_ms, reply_later};
 
 /// Requests the clients actor takes.
 pub enum ClientsMsg {
@@ -94,18 +94,11 @@ impl Actor for ClientsActor {
                     let _ = reply.send(Err(e));
                     return Ok(());
                 }
-                tokio::spawn(async move {
-                    let _ = reply.send(add(&deps, req, owner_id).await);
-                });
+                reply_later(reply, async move { add(&deps, req, owner_id).await });
             }
-            ClientsMsg::Revoke(id, reply) => {
-                tokio::spawn(async move {
-                    let r = map_outcome(
-                        deps.proposer
-                            .propose(Command::RevokeClient { client_id: id })
-                            .await,
-                    );
-                    let _ = reply.send(r.map(|a| if let Applied::Ended(n) = a { n } else { 0 }));
+            ClientsMsg::Revoke(client_id, reply) => {
+                reply_later(reply, async move {
+                    deps.ended(Command::RevokeClient { client_id }).await
                 });
             }
         }

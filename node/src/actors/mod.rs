@@ -32,6 +32,20 @@ pub struct Deps {
     pub session_ttl_secs: u64,
 }
 
+impl Deps {
+    /// Propose a revoking command; how many sessions or tokens it ended.
+    pub async fn ended(&self, cmd: authd_raft::Command) -> Result<u64, BackendError> {
+        map_outcome(self.proposer.propose(cmd).await).map(ended)
+    }
+
+    /// Propose a command; the log index of its entry (for credentials that carry it).
+    pub async fn indexed(&self, cmd: authd_raft::Command) -> Result<u64, BackendError> {
+        let r = self.proposer.propose_indexed(cmd).await;
+        let index = r.as_ref().map_or(0, |(_, i)| *i);
+        map_outcome(r.map(|(reply, _)| reply)).map(|_| index)
+    }
+}
+
 /// Shared so the backend can find the current incarnation of each actor.
 pub type Slots = Arc<supervisor::ActorSlots>;
 
@@ -51,6 +65,26 @@ pub fn map_outcome(r: Result<Reply, ProposeError>) -> Result<authd_raft::Applied
         }),
         Err(e @ ProposeError::NoLeader(_)) => Err(BackendError::Unavailable(e.to_string())),
         Err(e) => Err(BackendError::Unavailable(e.to_string())),
+    }
+}
+
+/// Do `work` off the mailbox and send its result to `reply`: the actor's `handle` returns at
+/// once, so a slow write never holds up the next message.
+pub fn reply_later<T, F>(reply: ractor::RpcReplyPort<T>, work: F)
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = T> + Send + 'static,
+{
+    tokio::spawn(async move {
+        let _ = reply.send(work.await);
+    });
+}
+
+/// `Applied::Ended(n)` as a count (0 for other outcomes).
+pub fn ended(a: authd_raft::Applied) -> u64 {
+    match a {
+        authd_raft::Applied::Ended(n) => n,
+        _ => 0,
     }
 }
 

@@ -1,11 +1,11 @@
 //! The sessions actor: start and end sessions.
 
 use authd_auth::{Session, Token};
-use authd_raft::{Applied, Command};
+use authd_raft::Command;
 use authd_web::{BackendError, NewSession};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
-use super::{Deps, map_outcome, now_ms};
+use super::{Deps, now_ms, reply_later};
 
 /// Requests the sessions actor takes.
 pub enum SessionsMsg {
@@ -54,61 +54,34 @@ impl Actor for SessionsActor {
             SessionsMsg::Create(req, reply) => {
                 let ttl = req.ttl_secs.unwrap_or(deps.session_ttl_secs);
                 if ttl == 0 || ttl > MAX_TTL_SECS {
-                    let _ = reply.send(Err(BackendError::Invalid(format!(
-                        "ttl_secs must be 1..={MAX_TTL_SECS}"
-                    ))));
+                    let why = format!("ttl_secs must be 1..={MAX_TTL_SECS}");
+                    let _ = reply.send(Err(BackendError::Invalid(why)));
                     return Ok(());
                 }
-                tokio::spawn(async move {
-                    let _ = reply.send(create(&deps, req, ttl).await);
-                });
+                reply_later(reply, async move { create(&deps, req, ttl).await });
             }
-            SessionsMsg::End(id, reply) => {
-                tokio::spawn(async move {
-                    let r = map_outcome(
-                        deps.proposer
-                            .propose(Command::EndSession { session_id: id })
-                            .await,
-                    );
-                    let _ = reply.send(r.map(ended));
-                });
-            }
-            SessionsMsg::IssueToken(token, reply) => {
-                tokio::spawn(async move {
-                    let r = deps
-                        .proposer
-                        .propose_indexed(Command::IssueToken(token))
-                        .await;
-                    let index = r.as_ref().map_or(0, |(_, i)| *i);
-                    let _ = reply.send(map_outcome(r.map(|(reply, _)| reply)).map(|_| index));
-                });
-            }
-            SessionsMsg::RevokeToken(digest, reply) => {
-                tokio::spawn(async move {
-                    let r =
-                        map_outcome(deps.proposer.propose(Command::RevokeToken { digest }).await);
-                    let _ = reply.send(r.map(ended));
+            SessionsMsg::End(session_id, reply) => {
+                reply_later(reply, async move {
+                    deps.ended(Command::EndSession { session_id }).await
                 });
             }
             SessionsMsg::EndAllOf(user_id, reply) => {
-                tokio::spawn(async move {
-                    let r = map_outcome(
-                        deps.proposer
-                            .propose(Command::EndUserSessions { user_id })
-                            .await,
-                    );
-                    let _ = reply.send(r.map(ended));
+                reply_later(reply, async move {
+                    deps.ended(Command::EndUserSessions { user_id }).await
+                });
+            }
+            SessionsMsg::IssueToken(token, reply) => {
+                reply_later(reply, async move {
+                    deps.indexed(Command::IssueToken(token)).await
+                });
+            }
+            SessionsMsg::RevokeToken(digest, reply) => {
+                reply_later(reply, async move {
+                    deps.ended(Command::RevokeToken { digest }).await
                 });
             }
         }
         Ok(())
-    }
-}
-
-fn ended(a: Applied) -> u64 {
-    match a {
-        Applied::Ended(n) => n,
-        _ => 0,
     }
 }
 
@@ -129,11 +102,8 @@ async fn create(
         ip: req.ip,
         user_agent: req.user_agent,
     };
-    let r = deps
-        .proposer
-        .propose_indexed(Command::CreateSession(session.clone()))
-        .await;
-    let index = r.as_ref().map_or(0, |(_, i)| *i);
-    map_outcome(r.map(|(reply, _)| reply))?;
+    let index = deps
+        .indexed(Command::CreateSession(session.clone()))
+        .await?;
     Ok((session, index))
 }

@@ -7,7 +7,7 @@ use authd_raft::{Applied, Command};
 use authd_web::{BackendError, NewUserRequest, UserView};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
-use super::{Deps, map_outcome, now_ms};
+use super::{Deps, map_outcome, now_ms, reply_later};
 use crate::views::user_view;
 
 /// Requests the users actor takes.
@@ -75,19 +75,13 @@ impl Actor for UsersActor {
                     return Ok(());
                 }
                 let deps = deps.clone();
-                tokio::spawn(async move {
-                    let _ = reply.send(add(&deps, req).await);
-                });
+                reply_later(reply, async move { add(&deps, req).await });
             }
             UsersMsg::Suspend(user_id, suspended, reply) => {
                 let deps = deps.clone();
-                tokio::spawn(async move {
-                    let r = map_outcome(
-                        deps.proposer
-                            .propose(Command::SetSuspended { user_id, suspended })
-                            .await,
-                    );
-                    let _ = reply.send(r.map(|a| if let Applied::Ended(n) = a { n } else { 0 }));
+                reply_later(reply, async move {
+                    deps.ended(Command::SetSuspended { user_id, suspended })
+                        .await
                 });
             }
         }
