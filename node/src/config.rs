@@ -87,6 +87,8 @@ pub struct WebConfig {
     pub jwt_ttl_secs: u64,
     /// `/auth` without a credential answers 401 instead of anonymous 200.
     pub require_auth: bool,
+    /// Proxies (e.g. NGINX) whose `X-Real-IP` header names the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// After login when no safe `next_page` is given.
     pub default_next_page: String,
     /// `next_page` may point at these hosts and their subdomains (plus any same-site path).
@@ -98,6 +100,7 @@ impl Default for WebConfig {
         WebConfig {
             jwt_ttl_secs: 60,
             require_auth: false,
+            trusted_proxies: Vec::new(),
             default_next_page: "/user".into(),
             redirect_hosts: vec!["arxiv.org".into()],
         }

@@ -205,6 +205,7 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
         redirect_hosts: spec.web.redirect_hosts.clone(),
         default_next_page: spec.web.default_next_page.clone(),
         require_auth: spec.web.require_auth,
+        trusted_proxies: spec.web.trusted_proxies.clone(),
     };
     let backend = NodeBackend::new(Parts {
         raft: raft.clone(),

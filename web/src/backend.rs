@@ -192,6 +192,8 @@ pub struct WebSettings {
     pub default_next_page: String,
     /// Answer 401 instead of anonymous 200 when `/auth` sees no credential.
     pub require_auth: bool,
+    /// Peers (e.g. the NGINX in front) whose `X-Real-IP` names the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// `POST /api/v1/clients` (and `authd client add`).

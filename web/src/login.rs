@@ -1,7 +1,7 @@
 //! Minimal `/login` and `/logout` so sessions can be created and ended over HTTP. The full
 //! accounts pages (templates, CSRF, lockout) build on these.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::Form;
 use axum::extract::{ConnectInfo, Query, State};
@@ -91,6 +91,18 @@ fn target<B: Backend>(b: &B, next: Option<&str>, fallback: &str) -> String {
         .unwrap_or_else(|| fallback.to_owned())
 }
 
+/// The client's address: `X-Real-IP` when the peer is a trusted proxy, else the peer itself.
+fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    headers
+        .get("x-real-ip")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(peer)
+}
+
 /// `GET /login`
 pub async fn form(Query(q): Query<Next>) -> Response {
     page(StatusCode::OK, None, q.next_page.as_deref())
@@ -117,7 +129,7 @@ pub async fn submit<B: Backend>(
     let req = LoginRequest {
         login: f.username.trim().to_owned(),
         password: f.password,
-        ip: Some(peer.ip().to_string()),
+        ip: Some(client_ip(peer.ip(), &headers, &b.settings().trusted_proxies).to_string()),
         user_agent: headers
             .get(USER_AGENT)
             .and_then(|v| v.to_str().ok())
@@ -176,4 +188,27 @@ pub async fn logout<B: Backend>(
         &target(&b, q.next_page.as_deref(), "/login"),
         Some(b.settings().cookie.clear()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn real_ip_only_from_trusted_proxies() {
+        let mut h = HeaderMap::new();
+        h.insert("x-real-ip", HeaderValue::from_static("203.0.113.7"));
+        let proxy: IpAddr = [127, 0, 0, 1].into();
+        let other: IpAddr = [198, 51, 100, 1].into();
+        assert_eq!(client_ip(proxy, &h, &[proxy]).to_string(), "203.0.113.7");
+        assert_eq!(
+            client_ip(other, &h, &[proxy]),
+            other,
+            "untrusted peers cannot claim an address"
+        );
+        h.insert("x-real-ip", HeaderValue::from_static("garbage"));
+        assert_eq!(client_ip(proxy, &h, &[proxy]), proxy);
+    }
 }
