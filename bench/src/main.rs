@@ -7,13 +7,17 @@
 //! ```
 
 mod fsync;
+mod hello;
+mod http1;
 mod load;
+mod openloop;
 mod peers;
 mod procs;
 mod prom;
 mod report;
 mod scenarios;
 mod stats;
+mod wrk;
 
 use std::process::ExitCode;
 
@@ -38,6 +42,13 @@ struct Cli {
 enum Scenario {
     /// Session-create writes through a 3-node cluster with fsync (issue 2).
     Writes(scenarios::writes::Args),
+    /// Keep-alive `GET /auth` with valid cookies over 3 nodes vs a bare axum ceiling (issue 3).
+    Auth(scenarios::auth::Args),
+    /// Revoke-ack latency and stale 200s while `/auth` runs at ~50 % load (issue 3).
+    Revocation(scenarios::revocation::Args),
+    /// The `auth` ceiling: a bare axum "200" server in its own process (started by `auth`).
+    #[command(hide = true)]
+    Hello(hello::Args),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +63,9 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    if let Scenario::Hello(args) = &cli.scenario {
+        return hello::serve(args);
+    }
     let rt = if cli.threads <= 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -63,9 +77,14 @@ fn run(cli: Cli) -> Result<()> {
             .build()
     }
     .context("building the tokio runtime")?;
+    let threads = cli.threads.max(1);
     rt.block_on(async move {
         match cli.scenario {
             Scenario::Writes(args) => scenarios::writes::run(args).await,
+            Scenario::Auth(args) => scenarios::auth::run(args, threads).await,
+            Scenario::Revocation(args) => scenarios::revocation::run(args).await,
+            // Served above, on its own runtime.
+            Scenario::Hello(_) => Ok(()),
         }
     })
 }

@@ -22,6 +22,8 @@ pub struct PeerResult {
     pub peer: Peer,
     pub script: PathBuf,
     pub summary: String,
+    /// Where the figures come from: measured in this run, or reused from an earlier one.
+    pub source: String,
 }
 
 fn shared_dir() -> PathBuf {
@@ -77,6 +79,7 @@ pub async fn run(peer: Peer, runs: usize) -> Result<PeerResult> {
             shared_dir().join("peer-baselines.sh"),
             vec![
                 (&["install"], false),
+                (&["versions"], false),
                 (&["redis"], false),
                 (&["summary"], true),
             ],
@@ -114,19 +117,101 @@ pub async fn run(peer: Peer, runs: usize) -> Result<PeerResult> {
         peer,
         script: path,
         summary,
+        source: "measured at the end of this benchmark run".into(),
     })
+}
+
+fn peer_name(peer: Peer) -> String {
+    format!("{peer:?}").to_lowercase()
+}
+
+/// The `--peers` baselines of a scenario: each is run (and its summary kept in
+/// `<out>/peer-<name>.md`), or with `--reuse-peers` read back from that file if it is there,
+/// so that one measurement serves several reports.
+pub async fn collect(common: &crate::scenarios::Common) -> Vec<PeerResult> {
+    let mut out = Vec::new();
+    for &peer in &common.peers {
+        let cached = common.out.join(format!("peer-{}.md", peer_name(peer)));
+        if common.reuse_peers
+            && let Ok(summary) = std::fs::read_to_string(&cached)
+        {
+            let when = crate::report::file_date(&cached);
+            out.push(PeerResult {
+                peer,
+                script: cached.clone(),
+                summary,
+                source: format!("reused from `{}` (measured {when})", cached.display()),
+            });
+            continue;
+        }
+        match run(peer, common.runs).await {
+            Ok(p) => {
+                if let Err(e) = std::fs::write(&cached, &p.summary) {
+                    eprintln!("authd-bench: keeping {}: {e}", cached.display());
+                }
+                out.push(p);
+            }
+            Err(e) => eprintln!("authd-bench: peer baseline {peer:?} failed: {e:#}"),
+        }
+    }
+    out
 }
 
 impl PeerResult {
     pub fn to_markdown(&self) -> String {
         format!(
-            "### {:?} (from `{}`, medians as the script prints them)\n\n{}\n",
+            "### {:?} (from `{}`, medians as the script prints them; {})\n\n{}\n",
             self.peer,
             self.script
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
+            self.source,
             self.summary.trim()
         )
     }
+
+    /// Redis's single-instance GET and SET medians (no pipelining), as one sentence, if this is
+    /// the Redis baseline and its summary has them.
+    pub fn redis_quote(&self) -> Option<String> {
+        if self.peer != Peer::Redis {
+            return None;
+        }
+        let row = |test: &str| -> Option<(String, String, String)> {
+            self.summary.lines().find_map(|l| {
+                let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+                match cells.as_slice() {
+                    ["", "single", "-P 1", t, rps, p50, p99, ..] if *t == test => {
+                        Some(((*rps).to_owned(), (*p50).to_owned(), (*p99).to_owned()))
+                    }
+                    _ => None,
+                }
+            })
+        };
+        let version = self
+            .summary
+            .lines()
+            .find(|l| l.starts_with("Redis server"))
+            .and_then(|l| l.split_whitespace().find(|w| w.starts_with("v=")))
+            .map(|v| format!(" {}", v.trim_start_matches("v=")))
+            .unwrap_or_default();
+        let (g, s) = (row("GET")?, row("SET")?);
+        let fmt = |(rps, p50, p99): (String, String, String)| {
+            format!("**{} req/s** (p50 {p50} ms, p99 {p99} ms)", fmt_int(&rps))
+        };
+        Some(format!(
+            "Redis{version} on this machine (single instance, no persistence, `redis-benchmark` with \
+             50 clients, no pipelining, medians of `peer-baselines.sh redis`): GET {}, SET {}. \
+             Its summary is under \"Peer baseline\" below ({}).",
+            fmt(g),
+            fmt(s),
+            self.source
+        ))
+    }
+}
+
+fn fmt_int(s: &str) -> String {
+    s.parse::<f64>()
+        .map(crate::report::int)
+        .unwrap_or_else(|_| s.to_owned())
 }

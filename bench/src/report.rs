@@ -131,11 +131,14 @@ impl MachineInfo {
         let root = root.to_string_lossy();
         let commit = run("git", &["-C", &root, "rev-parse", "--short=12", "HEAD"])
             .unwrap_or_else(|| "unknown".into());
-        let dirty = run(
-            "git",
-            &["-C", &root, "status", "--porcelain", "--untracked-files=no"],
-        )
-        .is_some_and(|s| !s.trim().is_empty());
+        // Top-level directories with uncommitted changes to tracked files or new files.
+        let dirty: std::collections::BTreeSet<String> =
+            run("git", &["-C", &root, "status", "--porcelain"])
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| l.split_whitespace().last())
+                .map(|p| p.split('/').next().unwrap_or(p).to_owned())
+                .collect();
         MachineInfo {
             nproc,
             kernel: read("/proc/sys/kernel/osrelease").trim().to_owned(),
@@ -143,10 +146,11 @@ impl MachineInfo {
             mem_total,
             date: run("date", &["-u", "+%Y-%m-%d %H:%M:%S UTC"])
                 .unwrap_or_else(|| "unknown".into()),
-            git_commit: if dirty {
-                format!("{commit} (with uncommitted changes)")
-            } else {
+            git_commit: if dirty.is_empty() {
                 commit
+            } else {
+                let dirs: Vec<String> = dirty.into_iter().map(|d| format!("`{d}`")).collect();
+                format!("{commit} (with uncommitted changes in {})", dirs.join(", "))
             },
             temp_fs,
         }
@@ -189,6 +193,26 @@ pub fn binary_info(bin: &Path) -> String {
             ""
         }
     )
+}
+
+/// How this benchmark was invoked, as a `cargo run` line.
+pub fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    format!("cargo run --release -p authd-bench -- {}", args.join(" "))
+}
+
+/// A file's modification time, UTC ("unknown" if it cannot be read).
+pub fn file_date(path: &Path) -> String {
+    run(
+        "date",
+        &[
+            "-u",
+            "-r",
+            &path.to_string_lossy(),
+            "+%Y-%m-%d %H:%M:%S UTC",
+        ],
+    )
+    .unwrap_or_else(|| "unknown".into())
 }
 
 fn newest_mtime(dir: &Path) -> Option<std::time::SystemTime> {

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Groups `perf script -F comm,tid,sym,ip` samples (with call stacks) of authd nodes by
-component: the first rule whose pattern appears anywhere in a stack wins. Used by profile.sh."""
+component: the first rule whose pattern appears anywhere in a stack wins. Used by profile.sh.
+
+    classify.py perf.txt [writes|auth]     (the rule set; writes by default)"""
 import sys, collections
 RULES = [
  ("WAL fdatasync (syscall, ext4, virtio kick)", ["fdatasync", "sync_data"]),
@@ -18,6 +20,21 @@ RULES = [
  ("HTTP (hyper, axum, tower)", ["hyper", "axum", "tower"]),
  ("scheduler: context switch, park, epoll, futex", ["finish_task_switch", "epoll_wait", "futex", "park", "__schedule"]),
 ]
+# GET /auth: kernel work first (a send on loopback also delivers to the peer), then the handler's
+# parts from the most specific to the most general.
+AUTH_RULES = [
+ ("kernel TCP send (incl. loopback delivery to the peer)", ["tcp_sendmsg", "__sys_sendto", "sock_write_iter"]),
+ ("kernel TCP receive", ["tcp_recvmsg", "__sys_recvfrom", "sock_read_iter", "tcp_v4_rcv"]),
+ ("scheduler: context switch, park, epoll, futex", ["epoll_wait", "futex", "finish_task_switch", "__schedule", "park"]),
+ ("cookie JWT decode (jsonwebtoken: base64, JSON, HMAC-SHA256)", ["NgCookie::decode", "jsonwebtoken"]),
+ ("metrics counter per decision", ["metrics::", "metrics_util", "metrics_exporter"]),
+ ("authorize: lease, session lookup, cached upstream JWT", ["authz::", "Authorizer", "as authd_web::backend::Backend>::authoriz"]),
+ ("handler: credential parsing, response headers", ["authn::", "cookies::"]),
+ ("HTTP (hyper, axum, tower, http)", ["hyper", "axum", "tower", "http::"]),
+ ("tokio runtime", ["tokio::"]),
+]
+if len(sys.argv) > 2 and sys.argv[2] == "auth":
+    RULES = AUTH_RULES
 MALLOC = ("malloc", "free", "_int_", "realloc", "calloc", "unlink_chunk", "malloc_consolidate", "cfree")
 cats = collections.Counter(); mal = collections.Counter(); other = collections.Counter(); comm_c = collections.Counter()
 total = 0

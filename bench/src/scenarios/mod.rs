@@ -7,6 +7,9 @@
 //! [`crate::stats`] for the numbers and [`crate::report`] for the markdown, plus one variant in
 //! `main.rs`'s `Scenario` enum.
 
+pub mod auth;
+pub mod revocation;
+pub mod sessions;
 pub mod writes;
 
 use std::collections::BTreeMap;
@@ -52,6 +55,10 @@ pub struct Common {
     /// Also run these peer baselines (they install Debian packages): redis, etcd.
     #[arg(long, value_enum, value_delimiter = ',')]
     pub peers: Vec<Peer>,
+    /// Quote the `--peers` baselines kept in `<out>/peer-<name>.md` by an earlier run instead
+    /// of measuring them again (one Redis measurement serves several reports).
+    #[arg(long)]
+    pub reuse_peers: bool,
 }
 
 impl Common {
@@ -74,6 +81,20 @@ impl Common {
         )
         .await
     }
+}
+
+/// The `authd` binary the harness will start, with a warning if it is not a release build.
+pub fn release_binary(scenario: &str) -> Result<PathBuf> {
+    let binary = authd_tests::authd_bin()?;
+    eprintln!("authd-bench {scenario}: authd binary {}", binary.display());
+    if !binary.components().any(|c| c.as_os_str() == "release") {
+        eprintln!(
+            "authd-bench: WARNING: {} does not look like a release build; \
+             run `cargo build --release -p authd-node` (or set AUTHD_BIN)",
+            binary.display()
+        );
+    }
+    Ok(binary)
 }
 
 /// A fresh 3-node cluster of `authd` (the binary the harness finds: `$AUTHD_BIN`, else the

@@ -49,15 +49,7 @@ pub struct Outcome {
 }
 
 pub async fn run(args: Args) -> Result<()> {
-    let binary = authd_tests::authd_bin()?;
-    eprintln!("authd-bench writes: authd binary {}", binary.display());
-    if !binary.components().any(|c| c.as_os_str() == "release") {
-        eprintln!(
-            "authd-bench: WARNING: {} does not look like a release build; \
-             run `cargo build --release -p authd-node` (or set AUTHD_BIN)",
-            binary.display()
-        );
-    }
+    let binary = super::release_binary("writes")?;
     let common = &args.common;
     let mut runs = Vec::new();
     for run in 1..=common.runs.max(1) {
@@ -65,13 +57,7 @@ pub async fn run(args: Args) -> Result<()> {
             runs.push(measure_with_retries(run, clients.max(1), args.nodes.max(1), common).await?);
         }
     }
-    let mut peers = Vec::new();
-    for &peer in &common.peers {
-        match crate::peers::run(peer, common.runs).await {
-            Ok(p) => peers.push(p),
-            Err(e) => eprintln!("authd-bench: peer baseline {peer:?} failed: {e:#}"),
-        }
-    }
+    let peers = crate::peers::collect(common).await;
     let outcome = Outcome {
         args: args.clone(),
         runs,
