@@ -10,8 +10,8 @@
 mod api;
 mod auth_endpoint;
 mod auth_fuzz;
-mod bearer;
 mod authd_http;
+mod bearer;
 mod catch_up;
 mod cli;
 mod config;
