@@ -6,6 +6,8 @@
 use std::collections::BTreeSet;
 
 use authd_auth::{Client, FullName, Profile, Session, Token};
+
+use crate::guard::FailureCount;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -78,6 +80,28 @@ pub enum Command {
     RevokeToken { digest: String },
     /// Drop sessions and tokens whose end is at or before `now_ms` (leader's clock, in the entry).
     Expire { now_ms: u64 },
+    /// Apply `then` only if `key` was never used before, and mark it used: e-mailed links and
+    /// captchas work once on the whole cluster. The mark is forgotten after `forget_after_ms`.
+    Once {
+        key: String,
+        forget_after_ms: u64,
+        then: Box<Command>,
+    },
+    /// New password and the end of every other session of the user (change or reset).
+    ChangePassword {
+        user_id: u64,
+        password_hash: String,
+        keep_session: Option<String>,
+    },
+    /// Failed logins a node saw since its last flush, aggregated per account and address.
+    RecordLoginFailures {
+        now_ms: u64,
+        window_ms: u64,
+        lock_ms: u64,
+        counts: Vec<FailureCount>,
+    },
+    /// Forget an account's failed logins (after a successful one).
+    ClearLoginFailures { key: String },
 }
 
 /// What a successful command did.
@@ -89,6 +113,8 @@ pub enum Applied {
     UserId(u64),
     /// This many sessions or tokens ended.
     Ended(u64),
+    /// This many accounts or addresses became locked.
+    Locked(u64),
 }
 
 /// Why a command changed nothing; every replica reaches the same verdict.
@@ -121,6 +147,9 @@ pub enum Rejected {
     /// A field failed validation.
     #[error("invalid: {0}")]
     Invalid(String),
+    /// A single-use key (link, captcha) was used before.
+    #[error("already used")]
+    AlreadyUsed,
 }
 
 /// Outcome of one command.
@@ -147,9 +176,12 @@ impl Command {
     /// What acknowledging this command requires; see [`Visibility`] and `node::lease`.
     pub fn visibility(&self) -> Visibility {
         match self {
-            Command::CreateSession(_) | Command::IssueToken(_) | Command::Expire { .. } => {
-                Visibility::Committed
-            }
+            Command::CreateSession(_)
+            | Command::IssueToken(_)
+            | Command::Expire { .. }
+            | Command::ClearLoginFailures { .. } => Visibility::Committed,
+            Command::Once { then, .. } => then.visibility(),
+            Command::RecordLoginFailures { .. } => Visibility::Everywhere,
             Command::CreateUser(_)
             | Command::CreateClient(_)
             | Command::SetVerified { .. }
@@ -170,7 +202,8 @@ impl Command {
             | Command::EndSession { .. }
             | Command::EndUserSessions { .. }
             | Command::RevokeClient { .. }
-            | Command::RevokeToken { .. } => Visibility::Revoked,
+            | Command::RevokeToken { .. }
+            | Command::ChangePassword { .. } => Visibility::Revoked,
         }
     }
 
@@ -184,6 +217,8 @@ impl Command {
                 | Command::CreateClient(_)
                 | Command::IssueToken(_)
                 | Command::RevokeClient { .. }
+                | Command::Once { .. }
+                | Command::RecordLoginFailures { .. }
         )
     }
 

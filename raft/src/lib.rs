@@ -40,6 +40,7 @@
 //! request. The implementation is `node::lease`.
 
 pub mod command;
+pub mod guard;
 pub mod log_store;
 pub mod network;
 pub mod sm_store;

@@ -12,6 +12,7 @@ use imbl::{HashMap, OrdMap, OrdSet};
 use serde::{Deserialize, Serialize};
 
 use crate::command::{Applied, Command, NewUser, Rejected, Reply};
+use crate::guard::Guards;
 
 /// Roles every cluster starts with (reference §1.7); `admin` holds the global forms.
 pub fn seeded_roles() -> OrdMap<String, Arc<BTreeSet<String>>> {
@@ -79,6 +80,8 @@ pub struct State {
     /// (user id, digest) and (client id, digest): revoke-all without a full scan.
     user_tokens: OrdSet<(u64, Key)>,
     client_tokens: OrdSet<(Key, Key)>,
+    /// Failed-login counters and used single-use keys.
+    guards: Guards,
 }
 
 impl Default for State {
@@ -96,6 +99,7 @@ impl Default for State {
             tokens: HashMap::new(),
             user_tokens: OrdSet::new(),
             client_tokens: OrdSet::new(),
+            guards: Guards::default(),
         }
     }
 }
@@ -196,6 +200,11 @@ impl State {
         all
     }
 
+    /// Failed-login counters and single-use keys.
+    pub fn guards(&self) -> &Guards {
+        &self.guards
+    }
+
     /// Apply one command; a rejected command leaves the state untouched.
     pub fn apply(&mut self, cmd: &Command) -> Reply {
         match cmd {
@@ -280,7 +289,54 @@ impl State {
             Command::RevokeToken { digest } => {
                 Ok(Applied::Ended(u64::from(self.remove_token(digest))))
             }
-            Command::Expire { now_ms } => Ok(Applied::Ended(self.expire(*now_ms))),
+            Command::Expire { now_ms } => {
+                let ended = self.expire(*now_ms);
+                self.guards.expire(*now_ms);
+                Ok(Applied::Ended(ended))
+            }
+            Command::Once {
+                key,
+                forget_after_ms,
+                then,
+            } => {
+                if matches!(**then, Command::Once { .. }) {
+                    return Err(Rejected::Invalid("nested single-use command".into()));
+                }
+                if self.guards.is_used(key) {
+                    return Err(Rejected::AlreadyUsed);
+                }
+                let reply = self.apply(then)?;
+                self.guards.consume(key, *forget_after_ms);
+                Ok(reply)
+            }
+            Command::ChangePassword {
+                user_id,
+                password_hash,
+                keep_session,
+            } => {
+                self.edit_user(*user_id, |u| u.password_hash.clone_from(password_hash))?;
+                let others: Vec<Key> = self
+                    .user_sessions
+                    .range((*user_id, key(""))..)
+                    .take_while(|(u, _)| u == user_id)
+                    .map(|(_, id)| id.clone())
+                    .filter(|id| keep_session.as_deref() != Some(&**id))
+                    .collect();
+                let ended = others.iter().map(|id| u64::from(self.end_session(id))).sum();
+                Ok(Applied::Ended(ended))
+            }
+            Command::RecordLoginFailures {
+                now_ms,
+                window_ms,
+                lock_ms,
+                counts,
+            } => Ok(Applied::Locked(
+                self.guards.record(*now_ms, *window_ms, *lock_ms, counts),
+            )),
+            Command::ClearLoginFailures { key } => {
+                self.guards.clear(key);
+                Ok(Applied::Done)
+            }
         }
     }
 

@@ -364,3 +364,69 @@ fn snapshot_clone_is_isolated_from_later_applies() {
     assert!(view.session("a1").is_none());
     assert!(s.session("a1").is_some());
 }
+
+#[test]
+fn once_applies_its_command_a_single_time() {
+    let mut s = State::default();
+    s.apply(&new_user("alice")).unwrap();
+    let verify = Command::Once {
+        key: "verify:n1".into(),
+        forget_after_ms: 10,
+        then: Box::new(Command::SetVerified {
+            user_id: 1,
+            verified: true,
+        }),
+    };
+    assert_eq!(s.apply(&verify), Ok(Applied::Done));
+    assert_eq!(s.apply(&verify), Err(Rejected::AlreadyUsed));
+    let missing = Command::Once {
+        key: "verify:n2".into(),
+        forget_after_ms: 10,
+        then: Box::new(Command::SetVerified {
+            user_id: 9,
+            verified: true,
+        }),
+    };
+    assert_eq!(s.apply(&missing), Err(Rejected::UnknownUser));
+    assert!(
+        !s.guards().is_used("verify:n2"),
+        "a rejected inner command does not use the key up"
+    );
+}
+
+#[test]
+fn change_password_ends_every_other_session() {
+    let mut s = State::default();
+    s.apply(&new_user("alice")).unwrap();
+    for id in ["a", "b", "c"] {
+        s.apply(&session(id, 1, 100)).unwrap();
+    }
+    let r = s.apply(&Command::ChangePassword {
+        user_id: 1,
+        password_hash: "$argon2id$new".into(),
+        keep_session: Some("b".into()),
+    });
+    assert_eq!(r, Ok(Applied::Ended(2)));
+    assert_eq!(s.user(1).unwrap().password_hash, "$argon2id$new");
+    let left: Vec<&str> = s.sessions_of(1).iter().map(|x| x.id.as_str()).collect();
+    assert_eq!(left, ["b"]);
+}
+
+#[test]
+fn login_failures_lock_through_commands() {
+    let mut s = State::default();
+    let rec = |n| Command::RecordLoginFailures {
+        now_ms: 1_000,
+        window_ms: 60_000,
+        lock_ms: 60_000,
+        counts: vec![crate::guard::FailureCount {
+            key: "user:1".into(),
+            count: n,
+            limit: 10,
+        }],
+    };
+    assert_eq!(s.apply(&rec(4)), Ok(Applied::Locked(0)));
+    assert_eq!(s.apply(&rec(6)), Ok(Applied::Locked(1)));
+    let f = s.guards().failures("user:1").unwrap();
+    assert_eq!(f.locked_until(1_000), Some(61_000));
+}
