@@ -4,11 +4,12 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use authd_auth::tokens::{NgCookie, iso8601_ms};
+use authd_auth::tokens::NgCookie;
 use authd_auth::{Token, TokenKind};
 use authd_raft::log_store::CommittedHandle;
 use authd_raft::sm_store::StateReader;
 use authd_raft::{NodeAddr, Raft};
+use authd_web::accounts::LoginError;
 use authd_web::{
     AuthDecision, Backend, BackendError, ClientCreated, ClientView, ClusterStatus, Credential,
     LoginOk, LoginRequest, MemberView, MintTokenRequest, MintedToken, NewClientRequest, NewSession,
@@ -30,6 +31,8 @@ use crate::lease::Lease;
 use crate::passwords::Hasher;
 use crate::views::{session_view, user_view};
 
+mod accounts;
+
 /// How long a web request waits for an actor's answer (covers a leader election).
 const CALL_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -50,6 +53,11 @@ struct Inner {
     settings: WebSettings,
     hasher: Hasher,
     lease: Arc<Lease>,
+    login_guard: Arc<crate::login_guard::LoginGuard>,
+    proposer: crate::proposer::Proposer,
+    mailer: crate::mail::Mailer,
+    page_key: authd_web::pages::tokens::PageKey,
+    public_url: String,
     /// A real Argon2id hash of a random password: unknown users cost the same time as known ones.
     dummy_phc: String,
 }
@@ -76,6 +84,16 @@ pub struct Parts {
     pub hasher: Hasher,
     /// Read lease (readiness requires it).
     pub lease: Arc<Lease>,
+    /// Replicated failed-login counters.
+    pub login_guard: Arc<crate::login_guard::LoginGuard>,
+    /// Write path (for clearing failure counts).
+    pub proposer: crate::proposer::Proposer,
+    /// Outgoing mail.
+    pub mailer: crate::mail::Mailer,
+    /// Key for page tokens and links.
+    pub page_key: authd_web::pages::tokens::PageKey,
+    /// Base of links in mails.
+    pub public_url: String,
 }
 
 impl NodeBackend {
@@ -86,7 +104,7 @@ impl NodeBackend {
             .hasher
             .hash(random)
             .await
-            .map_err(|e| anyhow::anyhow!(e))?;
+            .map_err(|e| anyhow::anyhow!(e.to_string()))?;
         Ok(NodeBackend {
             inner: Arc::new(Inner {
                 raft: p.raft,
@@ -99,6 +117,11 @@ impl NodeBackend {
                 settings: p.settings,
                 hasher: p.hasher,
                 lease: p.lease,
+                login_guard: p.login_guard,
+                proposer: p.proposer,
+                mailer: p.mailer,
+                page_key: p.page_key,
+                public_url: p.public_url,
                 dummy_phc,
             }),
         })
@@ -351,47 +374,8 @@ impl Backend for NodeBackend {
         self.inner.reader.wait_applied(index, timeout).await.is_ok()
     }
 
-    async fn login(&self, req: LoginRequest) -> Result<LoginOk, BackendError> {
-        let inner = &self.inner;
-        let user = inner.reader.load().state.user_by_login(&req.login).cloned();
-        let phc = user
-            .as_ref()
-            .map_or_else(|| inner.dummy_phc.clone(), |u| u.password_hash.clone());
-        let matches = inner.hasher.verify(req.password, phc).await;
-        let user = match user {
-            Some(u) if matches && !u.suspended => u,
-            _ => {
-                tracing::info!(ip = req.ip.as_deref().unwrap_or("-"), "login failed");
-                metrics::counter!("authd_logins_total", "outcome" => "failed").increment(1);
-                return Err(BackendError::Invalid("invalid credentials".into()));
-            }
-        };
-        let new = NewSession {
-            user_id: user.id,
-            ttl_secs: None,
-            ip: req.ip,
-            user_agent: req.user_agent,
-        };
-        let (s, idx) = ask(inner.slots.sessions.load_full(), |p| {
-            SessionsMsg::Create(new, p)
-        })
-        .await?;
-        let cookie = NgCookie {
-            user_id: user.id.to_string(),
-            session_id: s.id.clone(),
-            nonce: s.nonce.clone(),
-            expires: iso8601_ms(s.expires_ms),
-            exp: s.expires_ms / 1000,
-            idx,
-        }
-        .encode(inner.authorizer.keys())
-        .map_err(|e| BackendError::Internal(e.to_string()))?;
-        tracing::info!(user = user.id, "login");
-        metrics::counter!("authd_logins_total", "outcome" => "ok").increment(1);
-        Ok(LoginOk {
-            cookie,
-            max_age_secs: s.expires_ms.saturating_sub(now_ms()) / 1000,
-        })
+    async fn login(&self, req: LoginRequest) -> Result<LoginOk, LoginError> {
+        self.login_impl(req).await
     }
 
     async fn logout(&self, cookies: Vec<String>) -> Result<u64, BackendError> {

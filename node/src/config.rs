@@ -49,6 +49,15 @@ pub struct FileConfig {
     /// `/auth`, JWT and redirect policy.
     #[serde(default)]
     pub web: WebConfig,
+    /// Brute-force limits.
+    #[serde(default)]
+    pub login: crate::config_accounts::LoginConfig,
+    /// Outgoing mail.
+    #[serde(default)]
+    pub mail: crate::config_accounts::MailConfig,
+    /// Password hashing pool.
+    #[serde(default)]
+    pub passwords: crate::config_accounts::PasswordsConfig,
     /// The members.
     #[serde(default)]
     pub nodes: Vec<NodeConfig>,
@@ -286,6 +295,7 @@ impl Config {
                 "[sessions] ttl_secs and expire_every_secs must be > 0".into(),
             ));
         }
+        crate::config_accounts::validate(&file.login, &file.passwords).map_err(invalid)?;
         Ok(Config { file, base_dir })
     }
 

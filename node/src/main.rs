@@ -5,7 +5,10 @@ mod authz;
 mod backend;
 mod cli;
 mod config;
+mod config_accounts;
 mod lease;
+mod login_guard;
+mod mail;
 mod operator;
 mod passwords;
 mod proposer;
@@ -161,6 +164,9 @@ fn serve_spec(t: &Target, join: bool) -> Result<ServeSpec, ConfigError> {
                 },
                 web: WebConfig::default(),
                 secrets,
+                login: Default::default(),
+                mail: Default::default(),
+                passwords: Default::default(),
             })
         }
         Some(path) => {
@@ -187,6 +193,9 @@ fn serve_spec(t: &Target, join: bool) -> Result<ServeSpec, ConfigError> {
                 cookies: cfg.file.cookies.clone(),
                 web: cfg.file.web.clone(),
                 secrets,
+                login: cfg.file.login.clone(),
+                mail: cfg.file.mail.clone(),
+                passwords: cfg.file.passwords.clone(),
             })
         }
     }

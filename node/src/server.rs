@@ -19,7 +19,10 @@ use crate::actors::{Deps, now_ms};
 use crate::authz::Authorizer;
 use crate::backend::{NodeBackend, Parts};
 use crate::config::{CookiesConfig, NodeConfig, RaftTuning, SessionsConfig, WebConfig};
+use crate::config_accounts::{LoginConfig, MailConfig, PasswordsConfig};
 use crate::lease::Lease;
+use crate::login_guard::{LoginGuard, LoginPolicy};
+use crate::mail::Mailer;
 use crate::passwords::Hasher;
 use crate::proposer::{Ctx, Proposer, handle_forward};
 use crate::secrets::Secrets;
@@ -43,6 +46,12 @@ pub struct ServeSpec {
     pub web: WebConfig,
     /// Keys.
     pub secrets: Secrets,
+    /// Brute-force limits.
+    pub login: LoginConfig,
+    /// Outgoing mail.
+    pub mail: MailConfig,
+    /// Password hashing pool.
+    pub passwords: PasswordsConfig,
 }
 
 /// Answers peers: Raft RPCs, forwarded writes, apply waits, lease requests.
@@ -172,7 +181,7 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
     }
     telemetry::export_raft_gauges(raft.clone(), committed.clone());
 
-    let hasher = Hasher::new(std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let hasher = Hasher::new(spec.passwords.threads());
     let deps = Deps {
         proposer: proposer.clone(),
         reader: reader.clone(),
@@ -187,7 +196,34 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
     )
     .await
     .context("starting actors")?;
-    spawn_expirer(raft.clone(), proposer, spec.sessions.expire_every_secs);
+    spawn_expirer(
+        raft.clone(),
+        proposer.clone(),
+        spec.sessions.expire_every_secs,
+    );
+    let login_guard = LoginGuard::start(
+        LoginPolicy {
+            account_limit: spec.login.max_failures_per_account,
+            ip_limit: spec.login.max_failures_per_ip,
+            window_ms: spec.login.window_secs.saturating_mul(1000),
+            lock_ms: spec.login.lockout_secs.saturating_mul(1000),
+        },
+        reader.clone(),
+        proposer.clone(),
+    );
+    let mailer = Mailer::new(
+        &spec.mail.from,
+        spec.mail.smtp_url.as_deref(),
+        data.join("outbox"),
+    )
+    .context("setting up mail")?;
+    let public_url = spec
+        .mail
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", me.http))
+        .trim_end_matches('/')
+        .to_owned();
 
     let authorizer = Authorizer::new(
         reader.clone(),
@@ -218,6 +254,11 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
         settings,
         hasher,
         lease,
+        login_guard,
+        proposer,
+        mailer,
+        page_key: page_key(&spec.secrets.jwt)?,
+        public_url,
     })
     .await?;
     let app = authd_web::router(backend);
@@ -238,6 +279,20 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
     let _ = raft.shutdown().await;
     transport.abort();
     Ok(())
+}
+
+/// The key for CSRF tokens, captchas and e-mailed links: derived from the JWT secret (so every
+/// node has it) under its own label (so it is never the cookie-signing key itself).
+fn page_key(jwt_secret: &[u8]) -> anyhow::Result<authd_web::pages::tokens::PageKey> {
+    use hmac::{KeyInit, Mac};
+    let mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(jwt_secret)
+        .map_err(|e| anyhow::anyhow!("deriving the page key: {e}"))?;
+    let bytes: [u8; 32] = mac
+        .chain_update(b"authd page key v1")
+        .finalize()
+        .into_bytes()
+        .into();
+    Ok(authd_web::pages::tokens::PageKey::new(bytes))
 }
 
 /// The leader periodically proposes dropping expired sessions and tokens; the time is in the entry.

@@ -206,7 +206,11 @@ mod tests {
     fn expiry_drops_stale_counters_only() {
         let mut g = Guards::default();
         g.record(0, 1_000, 5_000, &[fc("a", 1, 10), fc("b", 10, 10)]);
-        assert_eq!(g.expire(1_000), 1, "a's failure left the window; b is locked");
+        assert_eq!(
+            g.expire(1_000),
+            1,
+            "a's failure left the window; b is locked"
+        );
         assert!(g.failures("b").is_some());
         assert_eq!(g.expire(5_000), 1);
     }

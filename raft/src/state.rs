@@ -322,7 +322,10 @@ impl State {
                     .map(|(_, id)| id.clone())
                     .filter(|id| keep_session.as_deref() != Some(&**id))
                     .collect();
-                let ended = others.iter().map(|id| u64::from(self.end_session(id))).sum();
+                let ended = others
+                    .iter()
+                    .map(|id| u64::from(self.end_session(id)))
+                    .sum();
                 Ok(Applied::Ended(ended))
             }
             Command::RecordLoginFailures {

@@ -209,6 +209,25 @@ impl Cluster {
         &self.secret
     }
 
+    /// The JWT secret of the generated config (signs cookies; page keys derive from it).
+    pub fn jwt_secret(&self) -> Result<Vec<u8>> {
+        self.config
+            .as_ref()
+            .and_then(|c| c.secrets.jwt_secret.clone())
+            .map(String::into_bytes)
+            .ok_or_else(|| anyhow!("this cluster's JWT secret is not inline in its config"))
+    }
+
+    /// A node's data directory (its mail outbox is `outbox/` inside).
+    pub fn data_dir(&self, id: u64) -> Result<PathBuf> {
+        Ok(self.root.join(&self.node(id)?.data_dir))
+    }
+
+    /// `http://host:port` of a node's public listener.
+    pub fn base_url(&self, id: u64) -> Result<String> {
+        Ok(format!("http://{}", self.node(id)?.http))
+    }
+
     /// The shared HTTP client (one connection pool).
     pub fn http(&self) -> reqwest::Client {
         self.client.clone()

@@ -17,6 +17,7 @@
 //! `AUTHD_TEST_KEEP=1` keeps each cluster's directory (config, data, `nodeN.log`);
 //! `AUTHD_TEST_RUST_LOG` sets the nodes' `RUST_LOG`.
 
+pub mod browser;
 pub mod client;
 pub mod cluster;
 pub mod config;

@@ -360,7 +360,7 @@ pub trait Backend: Clone + Send + Sync + 'static {
     fn login(
         &self,
         req: LoginRequest,
-    ) -> impl Future<Output = Result<LoginOk, BackendError>> + Send;
+    ) -> impl Future<Output = Result<LoginOk, crate::accounts::LoginError>> + Send;
     /// End the sessions the given NG cookie values name (logout); ignores invalid ones.
     fn logout(
         &self,

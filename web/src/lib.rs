@@ -1,15 +1,16 @@
 //! authd's HTTP surface. It talks to the node through [`Backend`], a narrow handle, and never
 //! to openraft directly, so every route can be exercised against any implementation.
 
+pub mod accounts;
 mod authn;
 pub mod backend;
 pub mod cli_auth;
 pub mod cookies;
 pub mod error;
 mod headers;
-mod login;
 pub mod next_page;
 mod operator;
+pub mod pages;
 mod routes;
 
 pub use backend::{

@@ -8,17 +8,15 @@ use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use serde_json::json;
 
+use crate::accounts::Accounts;
 use crate::backend::Backend;
-use crate::{authn, headers, login, operator};
+use crate::{authn, headers, operator, pages};
 
 /// Every public route of a node, bound to its backend.
-pub fn router<B: Backend>(backend: B) -> Router {
+pub fn router<B: Accounts>(backend: B) -> Router {
     let hsts = backend.settings().cookie.secure;
-    let pages = Router::new()
-        .route("/login", get(login::form).post(login::submit::<B>))
-        .route("/logout", get(login::logout::<B>).post(login::logout::<B>));
     Router::new()
-        .merge(headers::secure_pages(pages, hsts))
+        .merge(headers::secure_pages(pages::router::<B>(), hsts))
         .route("/healthz", get(healthz))
         .route("/auth", get(authn::auth::<B>))
         .route("/readyz", get(readyz::<B>))

@@ -1,14 +1,13 @@
 //! Real browser sessions for the `/auth` scenarios: users created through the signed operator
-//! API (`POST /api/v1/users`), then `POST /login` (form `username`, `password`) on every node
+//! API (`POST /api/v1/users`), then the login form (`GET /login` for its CSRF token, `POST /login`) on every node
 //! in turn, keeping the `ARXIVNG_SESSION_ID` cookie of each 303.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
 use authd_tests::Cluster;
 use base64::Engine as _;
 use futures::StreamExt as _;
-use reqwest::header::{CONTENT_TYPE, SET_COOKIE};
 
 /// Password of every benchmark user (not a secret: the cluster lives for one run).
 const PASSWORD: &str = "bench-password-not-secret-0123";
@@ -77,19 +76,12 @@ pub async fn login_many(
     .collect::<Vec<Result<()>>>()
     .await;
     created.into_iter().collect::<Result<Vec<()>>>()?;
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .context("building the login client")?;
     let nodes = cluster.node_ids();
     let logins = (0..sessions).map(|i| {
         let node = nodes.get(i % nodes.len().max(1)).copied().unwrap_or(leader);
-        let url = cluster.api(node).url("/login");
+        let base = cluster.base_url(node);
         let name = names.get(i % names.len()).cloned().unwrap_or_default();
-        let http = http.clone();
-        async move { login(&http, &url, &name).await }
+        async move { login(&base?, &name).await }
     });
     let out: Vec<Result<Session>> = futures::stream::iter(logins)
         .buffered(concurrency.max(1))
@@ -105,35 +97,23 @@ pub async fn login_many(
     Ok(out)
 }
 
-async fn login(http: &reqwest::Client, url: &str, username: &str) -> Result<Session> {
-    let body = format!("username={username}&password={PASSWORD}");
-    let resp = http
-        .post(url)
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .with_context(|| format!("POST {url}"))?;
-    let status = resp.status().as_u16();
-    let cookie = resp
-        .headers()
-        .get_all(SET_COOKIE)
+async fn login(base: &str, username: &str) -> Result<Session> {
+    let browser = authd_tests::browser::Browser::new(base)?;
+    let page = browser.login(username, PASSWORD).await?;
+    let cookie = page
+        .set_cookie
         .iter()
-        .filter_map(|v| v.to_str().ok())
         .filter_map(|v| v.split(';').next()?.split_once('='))
-        .find(|(_, v)| !v.is_empty())
+        .find(|(n, v)| !v.is_empty() && *n != "authd_csrf")
         .map(|(n, v)| Session {
             name: n.trim().to_owned(),
             value: v.trim().to_owned(),
         });
-    match (status, cookie) {
+    match (page.status, cookie) {
         (303, Some(s)) => Ok(s),
-        (status, _) => {
-            let text = resp.text().await.unwrap_or_default();
-            bail!(
-                "login of {username} at {url}: HTTP {status} without a session cookie: {}",
-                text.chars().take(200).collect::<String>()
-            )
-        }
+        (status, _) => bail!(
+            "login of {username} at {base}: HTTP {status} without a session cookie: {}",
+            page.body.chars().take(200).collect::<String>()
+        ),
     }
 }

@@ -61,10 +61,19 @@ pub fn map_outcome(r: Result<Reply, ProposeError>) -> Result<authd_raft::Applied
             Rejected::UsernameTaken
             | Rejected::EmailTaken
             | Rejected::UserIdTaken
-            | Rejected::Duplicate => BackendError::Conflict(rej.to_string()),
+            | Rejected::Duplicate
+            | Rejected::AlreadyUsed => BackendError::Conflict(rej.to_string()),
         }),
         Err(e @ ProposeError::NoLeader(_)) => Err(BackendError::Unavailable(e.to_string())),
         Err(e) => Err(BackendError::Unavailable(e.to_string())),
+    }
+}
+
+/// A hashing failure as the web layer sees it: a saturated pool is "try again", not a fault.
+pub fn hash_error(e: crate::passwords::HashError) -> BackendError {
+    match e {
+        crate::passwords::HashError::Busy => BackendError::Unavailable(e.to_string()),
+        crate::passwords::HashError::Failed(_) => BackendError::Internal(e.to_string()),
     }
 }
 

@@ -16,6 +16,21 @@ pub enum UsersMsg {
     Add(NewUserRequest, RpcReplyPort<Result<UserView, BackendError>>),
     /// Suspend (ends every session and token) or reinstate.
     Suspend(u64, bool, RpcReplyPort<Result<u64, BackendError>>),
+    /// A change to account records decided by the accounts pages (registration, verification,
+    /// profile, password), already validated and hashed.
+    Write(Box<Command>, RpcReplyPort<Result<Applied, BackendError>>),
+}
+
+/// Whether the accounts pages may propose `cmd` through [`UsersMsg::Write`].
+fn is_account_write(cmd: &Command) -> bool {
+    match cmd {
+        Command::CreateUser(_)
+        | Command::SetVerified { .. }
+        | Command::UpdateProfile { .. }
+        | Command::ChangePassword { .. } => true,
+        Command::Once { then, .. } => is_account_write(then),
+        _ => false,
+    }
 }
 
 /// Stateless: all state is replicated; `Deps` reach it.
@@ -77,6 +92,17 @@ impl Actor for UsersActor {
                 let deps = deps.clone();
                 reply_later(reply, async move { add(&deps, req).await });
             }
+            UsersMsg::Write(cmd, reply) => {
+                if !is_account_write(&cmd) {
+                    let _ =
+                        reply.send(Err(BackendError::Internal("not an account command".into())));
+                    return Ok(());
+                }
+                let deps = deps.clone();
+                reply_later(reply, async move {
+                    map_outcome(deps.proposer.propose(*cmd).await)
+                });
+            }
             UsersMsg::Suspend(user_id, suspended, reply) => {
                 let deps = deps.clone();
                 reply_later(reply, async move {
@@ -102,7 +128,7 @@ async fn add(deps: &Deps, req: NewUserRequest) -> Result<UserView, BackendError>
         .hasher
         .hash(req.password)
         .await
-        .map_err(BackendError::Internal)?;
+        .map_err(super::hash_error)?;
     let mut roles = BTreeSet::from(["user".to_owned()]);
     if req.admin {
         roles.insert("admin".to_owned());

@@ -204,14 +204,20 @@ impl Web {
         self
     }
 
-    /// `POST /login`; `next_page` is sent only when given.
+    /// `GET /login` for a form token, then `POST /login` with it; `next_page` is sent only
+    /// when given.
     pub async fn login(
         &self,
         username: &str,
         password: &str,
         next: Option<&str>,
     ) -> Result<WebResp> {
-        let mut fields = vec![("username", username), ("password", password)];
+        let (csrf_cookie, token) = self.form_token("/login").await?;
+        let mut fields = vec![
+            ("username", username),
+            ("password", password),
+            ("csrf_token", token.as_str()),
+        ];
         if let Some(n) = next {
             fields.push(("next_page", n));
         }
@@ -222,11 +228,37 @@ impl Web {
                 reqwest::header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded",
             )
+            .header(COOKIE, format!("authd_csrf={csrf_cookie}"))
             .body(form_encode(&fields))
             .send()
             .await
             .with_context(|| format!("POST {}/login", self.base))?;
         WebResp::read(resp).await
+    }
+
+    /// A page's CSRF cookie (fresh browser) and form token.
+    pub async fn form_token(&self, path: &str) -> Result<(String, String)> {
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .with_context(|| format!("GET {}{path}", self.base))?;
+        let page = WebResp::read(resp).await?;
+        let cookie = page
+            .set_cookie
+            .iter()
+            .find_map(|c| c.split(';').next()?.strip_prefix("authd_csrf="))
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("{path} set no CSRF cookie: {}", page.describe()))?;
+        let marker = "name=\"csrf_token\" value=\"";
+        let token = page
+            .body
+            .split_once(marker)
+            .and_then(|(_, rest)| rest.split('"').next())
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("{path} has no form token: {}", page.describe()))?;
+        Ok((cookie, token))
     }
 
     /// Logs in (303 with a cookie required) and returns the cookie value.

@@ -1,0 +1,323 @@
+//! The accounts pages' side of [`NodeBackend`]: login with brute-force limits, registration,
+//! verification, profile and password changes, mail.
+
+use std::collections::BTreeSet;
+
+use authd_auth::tokens::{NgCookie, iso8601_ms};
+use authd_auth::{FullName, Profile};
+use authd_raft::command::NewUser;
+use authd_raft::{Applied, Command};
+use authd_web::accounts::{
+    Account, Accounts, LoginError, PageSession, RegisterError, Registration,
+};
+use authd_web::pages::tokens::PageKey;
+use authd_web::{BackendError, LoginOk, LoginRequest, NewSession, SessionView};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::{NodeBackend, ask};
+use crate::actors::sessions::SessionsMsg;
+use crate::actors::users::UsersMsg;
+use crate::actors::{hash_error, now_ms};
+use crate::login_guard::AttemptKeys;
+use crate::views::session_view;
+
+/// How long a burnt single-use key is remembered: past every link's and captcha's lifetime.
+const FORGET_USED_AFTER_MS: u64 = 2 * 24 * 3600 * 1000;
+/// How long a page waits for a session newer than this node's state.
+const BEHIND_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
+fn account(u: &authd_auth::User) -> Account {
+    Account {
+        id: u.id,
+        username: u.username.clone(),
+        email: u.email.clone(),
+        verified: u.verified,
+        name: u.name.clone(),
+        profile: u.profile.clone(),
+        created_ms: u.created_ms,
+    }
+}
+
+impl NodeBackend {
+    async fn write_user(&self, cmd: Command) -> Result<Applied, BackendError> {
+        ask(self.inner.slots.users.load_full(), |p| {
+            UsersMsg::Write(Box::new(cmd), p)
+        })
+        .await
+    }
+
+    /// `Backend::login`: limits first (no hashing for a locked key), then Argon2id, then a session.
+    pub(super) async fn login_impl(&self, req: LoginRequest) -> Result<LoginOk, LoginError> {
+        let inner = &self.inner;
+        let user = inner.reader.load().state.user_by_login(&req.login).cloned();
+        let keys = AttemptKeys::new(user.as_deref(), &req.login, req.ip.as_deref());
+        let attempt = match inner.login_guard.begin(keys) {
+            Ok(a) => a,
+            Err(retry_after) => {
+                tracing::info!(
+                    ip = req.ip.as_deref().unwrap_or("-"),
+                    "login refused: locked"
+                );
+                metrics::counter!("authd_logins_total", "outcome" => "locked").increment(1);
+                return Err(LoginError::Locked(retry_after));
+            }
+        };
+        let phc = user
+            .as_ref()
+            .map_or_else(|| inner.dummy_phc.clone(), |u| u.password_hash.clone());
+        let matches = inner
+            .hasher
+            .verify(req.password, phc)
+            .await
+            .map_err(hash_error)?;
+        let user = match user {
+            Some(u) if matches && !u.suspended => u,
+            _ => {
+                tracing::info!(ip = req.ip.as_deref().unwrap_or("-"), "login failed");
+                metrics::counter!("authd_logins_total", "outcome" => "failed").increment(1);
+                inner.login_guard.failed(attempt).await;
+                return Err(LoginError::Invalid);
+            }
+        };
+        inner.login_guard.succeeded(&attempt, &inner.proposer);
+        drop(attempt);
+        if !user.verified {
+            metrics::counter!("authd_logins_total", "outcome" => "unverified").increment(1);
+            return Err(LoginError::Unverified);
+        }
+        let new = NewSession {
+            user_id: user.id,
+            ttl_secs: None,
+            ip: req.ip,
+            user_agent: req.user_agent,
+        };
+        let (s, idx) = ask(inner.slots.sessions.load_full(), |p| {
+            SessionsMsg::Create(new, p)
+        })
+        .await?;
+        let cookie = NgCookie {
+            user_id: user.id.to_string(),
+            session_id: s.id.clone(),
+            nonce: s.nonce.clone(),
+            expires: iso8601_ms(s.expires_ms),
+            exp: s.expires_ms / 1000,
+            idx,
+        }
+        .encode(inner.authorizer.keys())
+        .map_err(|e| BackendError::Internal(e.to_string()))?;
+        tracing::info!(user = user.id, "login");
+        metrics::counter!("authd_logins_total", "outcome" => "ok").increment(1);
+        Ok(LoginOk {
+            cookie,
+            max_age_secs: s.expires_ms.saturating_sub(now_ms()) / 1000,
+        })
+    }
+}
+
+impl Accounts for NodeBackend {
+    fn page_key(&self) -> &PageKey {
+        &self.inner.page_key
+    }
+
+    fn account(&self, user_id: u64) -> Option<Account> {
+        self.inner
+            .reader
+            .load()
+            .state
+            .user(user_id)
+            .map(|u| account(u))
+    }
+
+    fn account_by_login(&self, login: &str) -> Option<Account> {
+        let view = self.inner.reader.load();
+        view.state.user_by_login(login).map(|u| account(u))
+    }
+
+    fn password_binding(&self, user_id: u64) -> Option<String> {
+        let view = self.inner.reader.load();
+        let u = view.state.user(user_id)?;
+        Some(hex::encode(Sha256::digest(u.password_hash.as_bytes())))
+    }
+
+    async fn page_session(&self, cookies: Vec<String>) -> Option<PageSession> {
+        let keys = self.inner.authorizer.keys();
+        for value in cookies {
+            let Ok(c) = NgCookie::decode(keys, &value) else {
+                continue;
+            };
+            if self.inner.reader.applied_index().unwrap_or(0) < c.idx {
+                let _ = self.inner.reader.wait_applied(c.idx, BEHIND_WAIT).await;
+            }
+            let view = self.inner.reader.load();
+            let Some((s, u)) = view.state.live_session(&c.session_id, now_ms()) else {
+                continue;
+            };
+            let nonce_ok: bool = s.nonce.as_bytes().ct_eq(c.nonce.as_bytes()).into();
+            if nonce_ok && c.user_id == u.id.to_string() {
+                return Some(PageSession {
+                    session_id: s.id.clone(),
+                    user_id: u.id,
+                });
+            }
+        }
+        None
+    }
+
+    async fn register(
+        &self,
+        reg: Registration,
+        captcha_nonce: String,
+    ) -> Result<u64, RegisterError> {
+        {
+            let view = self.inner.reader.load();
+            if view.state.user_by_login(&reg.username).is_some() {
+                return Err(RegisterError::UsernameTaken);
+            }
+            if view.state.user_by_login(&reg.email).is_some() {
+                return Err(RegisterError::EmailTaken);
+            }
+        }
+        let password_hash = self
+            .inner
+            .hasher
+            .hash(reg.password)
+            .await
+            .map_err(hash_error)?;
+        let create = Command::CreateUser(NewUser {
+            id: None,
+            username: reg.username,
+            email: reg.email,
+            name: Some(reg.name),
+            profile: Some(reg.profile),
+            verified: false,
+            roles: BTreeSet::from(["user".to_owned()]),
+            password_hash,
+            created_ms: now_ms(),
+        });
+        let cmd = Command::Once {
+            key: format!("captcha:{captcha_nonce}"),
+            forget_after_ms: now_ms() + FORGET_USED_AFTER_MS,
+            then: Box::new(create),
+        };
+        match self.write_user(cmd).await {
+            Ok(Applied::UserId(id)) => Ok(id),
+            Ok(other) => {
+                Err(BackendError::Internal(format!("unexpected outcome {other:?}")).into())
+            }
+            Err(BackendError::Conflict(m)) if m.contains("username") => {
+                Err(RegisterError::UsernameTaken)
+            }
+            Err(BackendError::Conflict(m)) if m.contains("e-mail") => {
+                Err(RegisterError::EmailTaken)
+            }
+            Err(BackendError::Conflict(_)) => Err(RegisterError::CaptchaUsed),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn verify_email(&self, user_id: u64, nonce: String) -> Result<(), BackendError> {
+        let cmd = Command::Once {
+            key: format!("verify:{nonce}"),
+            forget_after_ms: now_ms() + FORGET_USED_AFTER_MS,
+            then: Box::new(Command::SetVerified {
+                user_id,
+                verified: true,
+            }),
+        };
+        self.write_user(cmd).await.map(|_| ())
+    }
+
+    async fn update_profile(
+        &self,
+        user_id: u64,
+        name: FullName,
+        profile: Profile,
+    ) -> Result<(), BackendError> {
+        let cmd = Command::UpdateProfile {
+            user_id,
+            name: Some(name),
+            profile: Some(profile),
+        };
+        self.write_user(cmd).await.map(|_| ())
+    }
+
+    async fn check_password(&self, user_id: u64, password: String) -> bool {
+        let Some(phc) = self
+            .inner
+            .reader
+            .load()
+            .state
+            .user(user_id)
+            .map(|u| u.password_hash.clone())
+        else {
+            return false;
+        };
+        self.inner
+            .hasher
+            .verify(password, phc)
+            .await
+            .unwrap_or(false)
+    }
+
+    async fn set_password(
+        &self,
+        user_id: u64,
+        password: String,
+        keep_session: Option<String>,
+        link_nonce: Option<String>,
+    ) -> Result<u64, BackendError> {
+        let password_hash = self.inner.hasher.hash(password).await.map_err(hash_error)?;
+        let change = Command::ChangePassword {
+            user_id,
+            password_hash,
+            keep_session,
+        };
+        let cmd = match link_nonce {
+            Some(nonce) => Command::Once {
+                key: format!("reset:{nonce}"),
+                forget_after_ms: now_ms() + FORGET_USED_AFTER_MS,
+                then: Box::new(change),
+            },
+            None => change,
+        };
+        match self.write_user(cmd).await? {
+            Applied::Ended(n) => Ok(n),
+            _ => Ok(0),
+        }
+    }
+
+    fn own_sessions(&self, user_id: u64) -> Vec<SessionView> {
+        let view = self.inner.reader.load();
+        let now = now_ms();
+        let mut v: Vec<SessionView> = view
+            .state
+            .sessions_of(user_id)
+            .into_iter()
+            .filter(|s| s.expires_ms > now)
+            .map(|s| session_view(s))
+            .collect();
+        v.sort_by_key(|s| std::cmp::Reverse(s.created_ms));
+        v
+    }
+
+    async fn send_mail(
+        &self,
+        to: String,
+        subject: String,
+        body: String,
+    ) -> Result<(), BackendError> {
+        self.inner
+            .mailer
+            .send(&to, &subject, body)
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "mail not sent");
+                BackendError::Unavailable("mail could not be sent".into())
+            })
+    }
+
+    fn public_url(&self) -> &str {
+        &self.inner.public_url
+    }
+}

@@ -1,0 +1,82 @@
+//! The accounts parts of `cluster.toml`: `[login]` (brute-force limits), `[mail]` (how links
+//! are sent) and `[passwords]` (the hashing pool).
+
+use serde::Deserialize;
+
+/// `[login]`: DESIGN.md's brute-force policy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoginConfig {
+    /// Failed logins for one account within the window that lock it.
+    pub max_failures_per_account: u32,
+    /// Failed logins from one client address within the window that lock it.
+    pub max_failures_per_ip: u32,
+    /// Counting window.
+    pub window_secs: u64,
+    /// How long a lock lasts.
+    pub lockout_secs: u64,
+}
+
+impl Default for LoginConfig {
+    fn default() -> Self {
+        LoginConfig {
+            max_failures_per_account: 10,
+            max_failures_per_ip: 100,
+            window_secs: 900,
+            lockout_secs: 900,
+        }
+    }
+}
+
+/// `[mail]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    /// Sender address.
+    pub from: String,
+    /// `smtp://`, `smtps://` URL (lettre syntax); without it mail goes to `<data_dir>/outbox`.
+    pub smtp_url: Option<String>,
+    /// Base of the links in mails, e.g. `https://arxiv.org`; default: this node's HTTP address.
+    pub public_url: Option<String>,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig {
+            from: "arXiv accounts <no-reply@arxiv.org>".into(),
+            smtp_url: None,
+            public_url: None,
+        }
+    }
+}
+
+/// `[passwords]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordsConfig {
+    /// Argon2id threads (low priority); default: half the cores, at least one.
+    pub hash_threads: Option<usize>,
+}
+
+impl PasswordsConfig {
+    /// The pool size to use.
+    pub fn threads(&self) -> usize {
+        self.hash_threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+        })
+    }
+}
+
+/// Check the limits; the message names the key.
+pub fn validate(login: &LoginConfig, passwords: &PasswordsConfig) -> Result<(), String> {
+    if login.max_failures_per_account == 0 || login.max_failures_per_ip == 0 {
+        return Err("[login] max_failures_per_account and max_failures_per_ip must be > 0".into());
+    }
+    if login.window_secs == 0 || login.lockout_secs == 0 {
+        return Err("[login] window_secs and lockout_secs must be > 0".into());
+    }
+    if passwords.hash_threads == Some(0) {
+        return Err("[passwords] hash_threads must be > 0".into());
+    }
+    Ok(())
+}

@@ -1,0 +1,215 @@
+//! `/login` and `/logout` (reference §4.3, §4.4): one generic message for every bad
+//! credential, 429 with `Retry-After` when the account or address is locked.
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::fields::{FieldErrors, FormData};
+use super::views::{self, LoginPage};
+use super::{Ctx, form_body, register};
+use crate::accounts::{Accounts, LoginError};
+use crate::backend::{BackendError, LoginRequest};
+use crate::{cookies, next_page};
+
+/// `?next_page=`.
+#[derive(Debug, Deserialize)]
+pub struct Next {
+    /// Where to go afterwards.
+    pub next_page: Option<String>,
+}
+
+const GENERIC_FAILURE: &str = "Invalid username or password.";
+
+/// The safe target, or "" when none (or an unsafe one) was given.
+fn safe_next<B: Accounts>(b: &B, given: Option<&str>) -> String {
+    given
+        .and_then(|n| next_page::safe(n, &b.settings().redirect_hosts))
+        .unwrap_or_default()
+}
+
+fn or_default<B: Accounts>(b: &B, next: &str) -> String {
+    if next.is_empty() {
+        b.settings().default_next_page.clone()
+    } else {
+        next.to_owned()
+    }
+}
+
+fn page<B: Accounts>(
+    b: &B,
+    ctx: &Ctx,
+    status: StatusCode,
+    error: Option<&str>,
+    values: FormData,
+    errors: FieldErrors,
+    next_page: String,
+) -> Response {
+    let page = LoginPage {
+        chrome: ctx.chrome(b, "Log in to arXiv"),
+        error: error.map(str::to_owned),
+        values,
+        errors,
+        next_page,
+        csrf: ctx.csrf(b),
+    };
+    ctx.finish(b, views::html(status, &page))
+}
+
+/// `GET /login`: the form, or straight on when already logged in.
+pub async fn form<B: Accounts>(
+    State(b): State<B>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(q): Query<Next>,
+) -> Response {
+    let ctx = Ctx::load(&b, peer, &headers).await;
+    let next = safe_next(&b, q.next_page.as_deref());
+    if ctx.session.is_some() {
+        return views::see_other(&or_default(&b, &next), &[]);
+    }
+    page(
+        &b,
+        &ctx,
+        StatusCode::OK,
+        None,
+        FormData::default(),
+        FieldErrors::default(),
+        next,
+    )
+}
+
+/// `POST /login`: 303 with the session cookie, or the form again with one message.
+pub async fn submit<B: Accounts>(
+    State(b): State<B>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(q): Query<Next>,
+    body: Bytes,
+) -> Response {
+    let ctx = Ctx::load(&b, peer, &headers).await;
+    let Some(f) = form_body(&headers, &body) else {
+        return ctx.csrf_refused(&b);
+    };
+    if !ctx.csrf_ok(&b, &f) {
+        return ctx.csrf_refused(&b);
+    }
+    let given_next = Some(f.get("next_page"))
+        .filter(|n| !n.is_empty())
+        .or(q.next_page.as_deref());
+    let next = safe_next(&b, given_next);
+    if ctx.session.is_some() {
+        return views::see_other(&or_default(&b, &next), &[]);
+    }
+    let login = f.get("username").trim().to_owned();
+    let password = f.get("password").to_owned();
+    let kept = FormData::from_pairs(vec![("username".into(), login.clone())]);
+    let mut errors = FieldErrors::default();
+    if login.is_empty() {
+        errors.add("username", "Enter your username or e-mail address.");
+    }
+    if password.is_empty() {
+        errors.add("password", "Enter your password.");
+    }
+    if login.chars().count() > 255 || password.len() > 1024 {
+        errors.add("username", GENERIC_FAILURE);
+    }
+    if !errors.is_empty() {
+        return page(&b, &ctx, StatusCode::BAD_REQUEST, None, kept, errors, next);
+    }
+    let req = LoginRequest {
+        login: login.clone(),
+        password,
+        ip: Some(ctx.ip.to_string()),
+        user_agent: ctx.user_agent.clone(),
+    };
+    let fail = |status, msg: &str| {
+        page(
+            &b,
+            &ctx,
+            status,
+            Some(msg),
+            kept.clone(),
+            FieldErrors::default(),
+            next.clone(),
+        )
+    };
+    match b.login(req).await {
+        Ok(ok) => {
+            let cookie = b.settings().cookie.set(&ok.cookie, ok.max_age_secs);
+            views::see_other(&or_default(&b, &next), &[cookie])
+        }
+        Err(LoginError::Invalid) => fail(StatusCode::BAD_REQUEST, GENERIC_FAILURE),
+        Err(LoginError::Unverified) => {
+            if let Some(a) = b.account_by_login(&login) {
+                register::send_verification(&b, &a).await;
+            }
+            fail(
+                StatusCode::BAD_REQUEST,
+                "Your e-mail address is not verified yet. We have sent you a new link; \
+                 follow it, then log in. Problems? Contact help@arxiv.org.",
+            )
+        }
+        Err(LoginError::Locked(secs)) => {
+            ctx.finish(&b, views::locked(ctx.chrome(&b, "Log in to arXiv"), secs))
+        }
+        Err(LoginError::Backend(BackendError::Unavailable(_))) => ctx.unavailable(&b),
+        Err(LoginError::Backend(e)) => {
+            tracing::error!(error = %e, "login failed");
+            fail(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong; please try again.",
+            )
+        }
+    }
+}
+
+/// `GET /logout` (reference §4.4: always 303, also for anonymous browsers).
+pub async fn logout<B: Accounts>(
+    State(b): State<B>,
+    Query(q): Query<Next>,
+    headers: HeaderMap,
+) -> Response {
+    end_and_leave(&b, &headers, q.next_page.as_deref()).await
+}
+
+/// `POST /logout` (the banner's form): the same, with a CSRF check.
+pub async fn logout_form<B: Accounts>(
+    State(b): State<B>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let ctx = Ctx::load(&b, peer, &headers).await;
+    let Some(f) = form_body(&headers, &body).filter(|f| ctx.csrf_ok(&b, f)) else {
+        return ctx.csrf_refused(&b);
+    };
+    let next = Some(f.get("next_page")).filter(|n| !n.is_empty());
+    end_and_leave(&b, &headers, next).await
+}
+
+async fn end_and_leave<B: Accounts>(b: &B, headers: &HeaderMap, next: Option<&str>) -> Response {
+    let values = cookies::values(headers, &b.settings().cookie.name);
+    if !values.is_empty()
+        && let Err(e) = b.logout(values).await
+    {
+        tracing::warn!(error = %e, "logout could not end the session");
+        return views::message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            views::Chrome {
+                title: "Log out".into(),
+                ..views::Chrome::default()
+            },
+            &["Logout is temporarily unavailable; please try again."],
+            None,
+        );
+    }
+    let to = next
+        .and_then(|n| next_page::safe(n, &b.settings().redirect_hosts))
+        .unwrap_or_else(|| "/login".to_owned());
+    views::see_other(&to, &[b.settings().cookie.clear()])
+}

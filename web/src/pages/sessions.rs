@@ -1,0 +1,114 @@
+//! `/user/sessions`: every live session of the user, ending one, or all ("log out
+//! everywhere"). Ending is a revocation: every node refuses the session before the page answers.
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
+use super::account::owner;
+use super::form_body;
+use super::views::{self, SessionRow, SessionsPage};
+use crate::accounts::Accounts;
+
+/// `GET /user/sessions`.
+pub async fn list<B: Accounts>(
+    State(b): State<B>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let (ctx, account) = match owner(&b, peer, &headers, "/user/sessions").await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let current = ctx.session.as_ref().map(|s| s.session_id.clone());
+    let sessions = b
+        .own_sessions(account.id)
+        .into_iter()
+        .map(|s| SessionRow {
+            current: current.as_deref() == Some(s.session_id.as_str()),
+            started: views::utc_minutes(s.created_ms),
+            ip: s.ip.unwrap_or_default(),
+            user_agent: s.user_agent.unwrap_or_default(),
+            id: s.session_id,
+        })
+        .collect();
+    let page = SessionsPage {
+        chrome: ctx.chrome(&b, "Your sessions"),
+        sessions,
+        csrf: ctx.csrf(&b),
+    };
+    ctx.finish(&b, views::html(StatusCode::OK, &page))
+}
+
+/// `POST /user/sessions/{id}/end`: only the owner's own sessions; ending the current one
+/// logs this browser out.
+pub async fn end_one<B: Accounts>(
+    State(b): State<B>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (ctx, account) = match owner(&b, peer, &headers, "/user/sessions").await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if form_body(&headers, &body)
+        .filter(|f| ctx.csrf_ok(&b, f))
+        .is_none()
+    {
+        return ctx.csrf_refused(&b);
+    }
+    let mine = b
+        .own_sessions(account.id)
+        .iter()
+        .any(|s| s.session_id == id);
+    if !mine {
+        let r = views::message(
+            StatusCode::NOT_FOUND,
+            ctx.chrome(&b, "Your sessions"),
+            &["That session is not one of yours, or it has already ended."],
+            Some(("/user/sessions", "Back to your sessions")),
+        );
+        return ctx.finish(&b, r);
+    }
+    if let Err(e) = b.end_session(&id).await {
+        tracing::warn!(error = %e, "session not ended");
+        return ctx.unavailable(&b);
+    }
+    let current = ctx.session.as_ref().is_some_and(|s| s.session_id == id);
+    if current {
+        views::see_other("/login", &[b.settings().cookie.clear()])
+    } else {
+        views::see_other("/user/sessions", &[])
+    }
+}
+
+/// `POST /user/sessions/end-all`: log out everywhere, this browser included.
+pub async fn end_all<B: Accounts>(
+    State(b): State<B>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (ctx, account) = match owner(&b, peer, &headers, "/user/sessions").await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if form_body(&headers, &body)
+        .filter(|f| ctx.csrf_ok(&b, f))
+        .is_none()
+    {
+        return ctx.csrf_refused(&b);
+    }
+    match b.end_user_sessions(&account.id.to_string()).await {
+        Ok(_) => views::see_other("/login", &[b.settings().cookie.clear()]),
+        Err(e) => {
+            tracing::warn!(error = %e, "sessions not ended");
+            ctx.unavailable(&b)
+        }
+    }
+}
