@@ -129,6 +129,20 @@ impl WebResp {
         }
     }
 
+    /// The body with every `value="..."` attribute blanked: what a page says, without its
+    /// per-browser form token or the echoed input.
+    pub fn page_shape(&self) -> String {
+        let mut out = String::new();
+        let mut rest = self.body.as_str();
+        while let Some(i) = rest.find("value=\"") {
+            let (head, tail) = rest.split_at(i + 7);
+            out.push_str(head);
+            rest = tail.find('"').map_or("", |j| &tail[j..]);
+        }
+        out.push_str(rest);
+        out
+    }
+
     /// One line for assertion messages.
     pub fn describe(&self) -> String {
         format!(

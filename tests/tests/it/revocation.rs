@@ -342,7 +342,8 @@ async fn suspending_a_user_is_refused_by_all_three_at_once() -> Result<()> {
             );
             assert!(r.cookie_value().is_none_or(|v| v.is_empty()));
             assert_eq!(
-                r.body, failed_login.body,
+                r.page_shape(),
+                failed_login.page_shape(),
                 "a suspended login must look like a bad password"
             );
         }
