@@ -57,7 +57,8 @@ impl Mailer {
     /// Send one plain-text mail.
     pub async fn send(&self, to: &str, subject: &str, body: String) -> Result<(), MailError> {
         let to: Mailbox = to.parse().map_err(|e| MailError::Bad(format!("to: {e}")))?;
-        let body = Body::new_with_encoding(body, ContentTransferEncoding::EightBit)
+        // Links are longer than a mail line may be: quoted-printable keeps them intact.
+        let body = Body::new_with_encoding(body, ContentTransferEncoding::QuotedPrintable)
             .map_err(|_| MailError::Bad("body".into()))?;
         let msg = Message::builder()
             .from(self.from.clone())

@@ -262,6 +262,36 @@ pub fn solve_captcha(jwt_secret: &[u8], token: &str, ip: &str) -> Result<String>
         .ok_or_else(|| anyhow!("not a captcha token of this cluster: {token}"))
 }
 
+/// Decode a quoted-printable mail (soft line breaks, `=XX` escapes); headers pass through.
+fn quoted_printable(raw: &[u8]) -> String {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while let Some(&b) = raw.get(i) {
+        if b == b'=' {
+            match (raw.get(i + 1), raw.get(i + 2)) {
+                (Some(b'\r'), Some(b'\n')) => i += 3,
+                (Some(b'\n'), _) => i += 2,
+                (Some(h), Some(l)) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => {
+                    let hex = [*h, *l];
+                    let byte = std::str::from_utf8(&hex)
+                        .ok()
+                        .and_then(|s| u8::from_str_radix(s, 16).ok());
+                    out.push(byte.unwrap_or(b'='));
+                    i += 3;
+                }
+                _ => {
+                    out.push(b);
+                    i += 1;
+                }
+            }
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Every link starting with `prefix` in the mails to `to` in a node's outbox, oldest first.
 pub fn mailed_links(data_dir: &Path, to: &str, prefix: &str) -> Vec<String> {
     let Ok(dir) = std::fs::read_dir(data_dir.join("outbox")) else {
@@ -272,7 +302,7 @@ pub fn mailed_links(data_dir: &Path, to: &str, prefix: &str) -> Vec<String> {
         .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
         .filter_map(|e| {
             let t = e.metadata().and_then(|m| m.modified()).ok()?;
-            Some((t, std::fs::read_to_string(e.path()).ok()?))
+            Some((t, quoted_printable(&std::fs::read(e.path()).ok()?)))
         })
         .filter(|(_, m)| {
             m.lines()

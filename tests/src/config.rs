@@ -82,7 +82,19 @@ pub struct ClusterConfig {
     pub raft: RaftTuning,
     #[serde(skip_serializing_if = "SessionsTuning::is_empty")]
     pub sessions: SessionsTuning,
+    /// `[login]` brute-force limits; the binary's defaults when `None`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login: Option<LoginTuning>,
     pub nodes: Vec<NodeConfig>,
+}
+
+/// `[login]`.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoginTuning {
+    pub max_failures_per_account: u32,
+    pub max_failures_per_ip: u32,
+    pub window_secs: u64,
+    pub lockout_secs: u64,
 }
 
 impl ClusterConfig {
@@ -112,6 +124,7 @@ impl ClusterConfig {
             },
             raft: RaftTuning::default(),
             sessions: SessionsTuning::default(),
+            login: None,
             nodes,
         })
     }

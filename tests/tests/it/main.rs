@@ -19,6 +19,7 @@ mod durability;
 mod failover;
 mod internal_port;
 mod nginx;
+mod pages_register;
 mod repo_cluster_toml;
 mod revocation;
 mod util;
