@@ -19,6 +19,8 @@ mod durability;
 mod failover;
 mod internal_port;
 mod nginx;
+mod pages_account;
+mod pages_lockout;
 mod pages_register;
 mod repo_cluster_toml;
 mod revocation;
