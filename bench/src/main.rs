@@ -46,6 +46,8 @@ enum Scenario {
     Auth(scenarios::auth::Args),
     /// Revoke-ack latency and stale 200s while `/auth` runs at ~50 % load (issue 3).
     Revocation(scenarios::revocation::Args),
+    /// `/auth` p99 idle and during a flood of wrong-password logins (issue 4).
+    LoginFlood(scenarios::login_flood::Args),
     /// The `auth` ceiling: a bare axum "200" server in its own process (started by `auth`).
     #[command(hide = true)]
     Hello(hello::Args),
@@ -83,6 +85,7 @@ fn run(cli: Cli) -> Result<()> {
             Scenario::Writes(args) => scenarios::writes::run(args).await,
             Scenario::Auth(args) => scenarios::auth::run(args, threads).await,
             Scenario::Revocation(args) => scenarios::revocation::run(args).await,
+            Scenario::LoginFlood(args) => scenarios::login_flood::run(args, threads).await,
             // Served above, on its own runtime.
             Scenario::Hello(_) => Ok(()),
         }
