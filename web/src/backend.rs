@@ -356,7 +356,7 @@ pub trait Backend: Clone + Send + Sync + 'static {
         index: u64,
         timeout: std::time::Duration,
     ) -> impl Future<Output = bool> + Send;
-    /// Check a password and start a session. `Err(Invalid)` for any bad credential, never saying which part.
+    /// Check a password (within the brute-force limits) and start a session; one `Invalid` for any bad credential.
     fn login(
         &self,
         req: LoginRequest,

@@ -1,42 +1,17 @@
 //! `/user` (profile), `/user/edit` and `/user/password`: only for the logged-in owner.
 
-use std::net::SocketAddr;
-
-use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::Response;
 
+use super::extract::{Owner, OwnerPosted};
 use super::fields::{self, FieldErrors, FormData};
 use super::views::{self, Choices, EditPage, PasswordPage, UserPage};
-use super::{Ctx, form_body, taxonomy};
+use super::{Ctx, taxonomy};
 use crate::accounts::{Account, Accounts};
 
-/// The logged-in account, or the redirect to log in first.
-pub(super) async fn owner<B: Accounts>(
-    b: &B,
-    peer: SocketAddr,
-    headers: &HeaderMap,
-    back: &str,
-) -> Result<(Ctx, Account), Response> {
-    let ctx = Ctx::load(b, peer, headers).await;
-    let account = ctx.session.as_ref().and_then(|s| b.account(s.user_id));
-    match account {
-        Some(a) => Ok((ctx, a)),
-        None => Err(ctx.to_login(back)),
-    }
-}
-
 /// `GET /user`.
-pub async fn view<B: Accounts>(
-    State(b): State<B>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    let (ctx, account) = match owner(&b, peer, &headers, "/user").await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub async fn view<B: Accounts>(State(b): State<B>, Owner(ctx, account): Owner) -> Response {
     let (country, rank, groups) = account.profile.as_ref().map_or_else(Default::default, |p| {
         let country = taxonomy::countries()
             .into_iter()
@@ -93,52 +68,27 @@ fn edit_page<B: Accounts>(
     values: FormData,
     errors: FieldErrors,
 ) -> Response {
-    let c = Choices::load();
     let page = EditPage {
         chrome: ctx.chrome(b, "Edit your profile"),
         values,
         errors,
         csrf: ctx.csrf(b),
-        countries: c.countries,
-        categories: c.categories,
-        ranks: c.ranks,
-        groups: c.groups,
+        choices: Choices::load(),
     };
     ctx.finish(b, views::html(status, &page))
 }
 
 /// `GET /user/edit`.
-pub async fn edit_form<B: Accounts>(
-    State(b): State<B>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    match owner(&b, peer, &headers, "/user/edit").await {
-        Ok((ctx, a)) => edit_page(
-            &b,
-            &ctx,
-            StatusCode::OK,
-            profile_values(&a),
-            FieldErrors::default(),
-        ),
-        Err(r) => r,
-    }
+pub async fn edit_form<B: Accounts>(State(b): State<B>, Owner(ctx, a): Owner) -> Response {
+    let values = profile_values(&a);
+    edit_page(&b, &ctx, StatusCode::OK, values, FieldErrors::default())
 }
 
 /// `POST /user/edit`.
 pub async fn edit<B: Accounts>(
     State(b): State<B>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
+    OwnerPosted(ctx, account, f): OwnerPosted,
 ) -> Response {
-    let (ctx, account) = match owner(&b, peer, &headers, "/user/edit").await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let Some(f) = form_body(&headers, &body).filter(|f| ctx.csrf_ok(&b, f)) else {
-        return ctx.csrf_refused(&b);
-    };
     let mut errors = FieldErrors::default();
     let (name, profile) = fields::name_and_profile(&f, &mut errors);
     if !errors.is_empty() {
@@ -172,31 +122,15 @@ fn password_page<B: Accounts>(
 }
 
 /// `GET /user/password`.
-pub async fn password_form<B: Accounts>(
-    State(b): State<B>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    match owner(&b, peer, &headers, "/user/password").await {
-        Ok((ctx, _)) => password_page(&b, &ctx, StatusCode::OK, FieldErrors::default()),
-        Err(r) => r,
-    }
+pub async fn password_form<B: Accounts>(State(b): State<B>, Owner(ctx, _): Owner) -> Response {
+    password_page(&b, &ctx, StatusCode::OK, FieldErrors::default())
 }
 
 /// `POST /user/password`: needs the current password; ends every other session.
 pub async fn password<B: Accounts>(
     State(b): State<B>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
+    OwnerPosted(ctx, account, f): OwnerPosted,
 ) -> Response {
-    let (ctx, account) = match owner(&b, peer, &headers, "/user/password").await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let Some(f) = form_body(&headers, &body).filter(|f| ctx.csrf_ok(&b, f)) else {
-        return ctx.csrf_refused(&b);
-    };
     let mut errors = FieldErrors::default();
     let new = fields::new_password(
         &f,

@@ -1,17 +1,15 @@
 //! `/login` and `/logout` (reference §4.3, §4.4): one generic message for every bad
 //! credential, 429 with `Retry-After` when the account or address is locked.
 
-use std::net::SocketAddr;
-
-use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
+use super::extract::{Page, Posted};
 use super::fields::{FieldErrors, FormData};
 use super::views::{self, LoginPage};
-use super::{Ctx, form_body, register};
+use super::{Ctx, register};
 use crate::accounts::{Accounts, LoginError};
 use crate::backend::{BackendError, LoginRequest};
 use crate::{cookies, next_page};
@@ -63,11 +61,9 @@ fn page<B: Accounts>(
 /// `GET /login`: the form, or straight on when already logged in.
 pub async fn form<B: Accounts>(
     State(b): State<B>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    Page(ctx): Page,
     Query(q): Query<Next>,
 ) -> Response {
-    let ctx = Ctx::load(&b, peer, &headers).await;
     let next = safe_next(&b, q.next_page.as_deref());
     if ctx.session.is_some() {
         return views::see_other(&or_default(&b, &next), &[]);
@@ -86,18 +82,9 @@ pub async fn form<B: Accounts>(
 /// `POST /login`: 303 with the session cookie, or the form again with one message.
 pub async fn submit<B: Accounts>(
     State(b): State<B>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
     Query(q): Query<Next>,
-    body: Bytes,
+    Posted(ctx, f): Posted,
 ) -> Response {
-    let ctx = Ctx::load(&b, peer, &headers).await;
-    let Some(f) = form_body(&headers, &body) else {
-        return ctx.csrf_refused(&b);
-    };
-    if !ctx.csrf_ok(&b, &f) {
-        return ctx.csrf_refused(&b);
-    }
     let given_next = Some(f.get("next_page"))
         .filter(|n| !n.is_empty())
         .or(q.next_page.as_deref());
@@ -180,14 +167,9 @@ pub async fn logout<B: Accounts>(
 /// `POST /logout` (the banner's form): the same, with a CSRF check.
 pub async fn logout_form<B: Accounts>(
     State(b): State<B>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    Posted(_, f): Posted,
 ) -> Response {
-    let ctx = Ctx::load(&b, peer, &headers).await;
-    let Some(f) = form_body(&headers, &body).filter(|f| ctx.csrf_ok(&b, f)) else {
-        return ctx.csrf_refused(&b);
-    };
     let next = Some(f.get("next_page")).filter(|n| !n.is_empty());
     end_and_leave(&b, &headers, next).await
 }

@@ -4,6 +4,7 @@
 
 mod account;
 mod captcha;
+mod extract;
 pub mod fields;
 mod login;
 mod register;

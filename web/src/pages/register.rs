@@ -4,17 +4,17 @@
 
 use std::net::SocketAddr;
 
-use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use super::extract::{Page, Posted};
 use super::fields::{self, FieldErrors, FormData};
 use super::tokens::{self, Link, TokenError};
 use super::views::{self, Choices, RegisterPage};
-use super::{Ctx, captcha, form_body, now_s};
+use super::{Ctx, captcha, now_s};
 use crate::accounts::{Account, Accounts, RegisterError, Registration};
 use crate::backend::BackendError;
 
@@ -58,28 +58,19 @@ fn page<B: Accounts>(
         )
         .collect(),
     );
-    let c = Choices::load();
     let page = RegisterPage {
         chrome: ctx.chrome(b, "Register for arXiv"),
         values,
         errors,
         csrf: ctx.csrf(b),
         captcha_token,
-        countries: c.countries,
-        categories: c.categories,
-        ranks: c.ranks,
-        groups: c.groups,
+        choices: Choices::load(),
     };
     ctx.finish(b, views::html(status, &page))
 }
 
 /// `GET /register`.
-pub async fn form<B: Accounts>(
-    State(b): State<B>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    let ctx = Ctx::load(&b, peer, &headers).await;
+pub async fn form<B: Accounts>(State(b): State<B>, Page(ctx): Page) -> Response {
     if ctx.session.is_some() {
         return views::see_other("/user", &[]);
     }
@@ -132,16 +123,7 @@ pub async fn captcha_image<B: Accounts>(
 }
 
 /// `POST /register`.
-pub async fn submit<B: Accounts>(
-    State(b): State<B>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let ctx = Ctx::load(&b, peer, &headers).await;
-    let Some(f) = form_body(&headers, &body).filter(|f| ctx.csrf_ok(&b, f)) else {
-        return ctx.csrf_refused(&b);
-    };
+pub async fn submit<B: Accounts>(State(b): State<B>, Posted(ctx, f): Posted) -> Response {
     if ctx.session.is_some() {
         return views::see_other("/user", &[]);
     }
@@ -284,11 +266,9 @@ pub async fn send_verification<B: Accounts>(b: &B, a: &Account) {
 /// `GET /verify?token=`.
 pub async fn verify<B: Accounts>(
     State(b): State<B>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    Page(ctx): Page,
     Query(q): Query<TokenQuery>,
 ) -> Response {
-    let ctx = Ctx::load(&b, peer, &headers).await;
     let title = "Verify your e-mail address";
     let refuse = |msg: &str| {
         let r = views::message(

@@ -2,18 +2,16 @@
 //! account), then set a new password from the link. A link works once, for an hour, and dies
 //! as soon as the password changes; using it logs the account out everywhere.
 
-use std::net::SocketAddr;
-
-use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 
+use super::extract::{Page, Posted};
 use super::fields::{self, FieldErrors, FormData};
 use super::register::TokenQuery;
 use super::tokens::{self, Link, TokenError};
 use super::views::{self, PasswordPage, ResetRequestPage};
-use super::{Ctx, form_body, now_s};
+use super::{Ctx, now_s};
 use crate::accounts::{Account, Accounts};
 use crate::backend::BackendError;
 
@@ -83,11 +81,9 @@ fn check_link<B: Accounts>(b: &B, token: &str) -> Result<(Link, Account), TokenE
 /// `GET /password-reset[?token=]`.
 pub async fn form<B: Accounts>(
     State(b): State<B>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    Page(ctx): Page,
     Query(q): Query<TokenQuery>,
 ) -> Response {
-    let ctx = Ctx::load(&b, peer, &headers).await;
     match q.token.as_deref() {
         None => request_page(
             &b,
@@ -104,16 +100,7 @@ pub async fn form<B: Accounts>(
 }
 
 /// `POST /password-reset`: with `email`, send a link; with `token`, set the password.
-pub async fn submit<B: Accounts>(
-    State(b): State<B>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let ctx = Ctx::load(&b, peer, &headers).await;
-    let Some(f) = form_body(&headers, &body).filter(|f| ctx.csrf_ok(&b, f)) else {
-        return ctx.csrf_refused(&b);
-    };
+pub async fn submit<B: Accounts>(State(b): State<B>, Posted(ctx, f): Posted) -> Response {
     let token = f.get("token");
     if token.is_empty() {
         return send_link(&b, &ctx, &f).await;

@@ -1,28 +1,16 @@
 //! `/user/sessions`: every live session of the user, ending one, or all ("log out
 //! everywhere"). Ending is a revocation: every node refuses the session before the page answers.
 
-use std::net::SocketAddr;
-
-use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::account::owner;
-use super::form_body;
+use super::extract::{Owner, OwnerPosted};
 use super::views::{self, SessionRow, SessionsPage};
 use crate::accounts::Accounts;
 
 /// `GET /user/sessions`.
-pub async fn list<B: Accounts>(
-    State(b): State<B>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    let (ctx, account) = match owner(&b, peer, &headers, "/user/sessions").await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub async fn list<B: Accounts>(State(b): State<B>, Owner(ctx, account): Owner) -> Response {
     let current = ctx.session.as_ref().map(|s| s.session_id.clone());
     let sessions = b
         .own_sessions(account.id)
@@ -47,21 +35,9 @@ pub async fn list<B: Accounts>(
 /// logs this browser out.
 pub async fn end_one<B: Accounts>(
     State(b): State<B>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    OwnerPosted(ctx, account, _): OwnerPosted,
 ) -> Response {
-    let (ctx, account) = match owner(&b, peer, &headers, "/user/sessions").await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    if form_body(&headers, &body)
-        .filter(|f| ctx.csrf_ok(&b, f))
-        .is_none()
-    {
-        return ctx.csrf_refused(&b);
-    }
     let mine = b
         .own_sessions(account.id)
         .iter()
@@ -90,20 +66,8 @@ pub async fn end_one<B: Accounts>(
 /// `POST /user/sessions/end-all`: log out everywhere, this browser included.
 pub async fn end_all<B: Accounts>(
     State(b): State<B>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
+    OwnerPosted(ctx, account, _): OwnerPosted,
 ) -> Response {
-    let (ctx, account) = match owner(&b, peer, &headers, "/user/sessions").await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    if form_body(&headers, &body)
-        .filter(|f| ctx.csrf_ok(&b, f))
-        .is_none()
-    {
-        return ctx.csrf_refused(&b);
-    }
     match b.end_user_sessions(&account.id.to_string()).await {
         Ok(_) => views::see_other("/login", &[b.settings().cookie.clear()]),
         Err(e) => {

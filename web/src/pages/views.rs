@@ -79,14 +79,8 @@ pub struct RegisterPage {
     pub csrf: String,
     /// The captcha challenge.
     pub captcha_token: String,
-    /// (code, name).
-    pub countries: Vec<(&'static str, &'static str)>,
-    /// (id, group).
-    pub categories: Vec<(String, &'static str)>,
-    /// (code, label).
-    pub ranks: Vec<(u8, &'static str)>,
-    /// (key, label).
-    pub groups: Vec<(&'static str, &'static str)>,
+    /// The profile form's lists.
+    pub choices: Choices,
 }
 
 /// `/user/edit`.
@@ -101,14 +95,8 @@ pub struct EditPage {
     pub errors: FieldErrors,
     /// Form token.
     pub csrf: String,
-    /// (code, name).
-    pub countries: Vec<(&'static str, &'static str)>,
-    /// (id, group).
-    pub categories: Vec<(String, &'static str)>,
-    /// (code, label).
-    pub ranks: Vec<(u8, &'static str)>,
-    /// (key, label).
-    pub groups: Vec<(&'static str, &'static str)>,
+    /// The profile form's lists.
+    pub choices: Choices,
 }
 
 /// A page that only says something: confirmations and errors.
