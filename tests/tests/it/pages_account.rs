@@ -424,3 +424,50 @@ async fn password_reset_by_mailed_link() -> Result<()> {
     assert_eq!(b3.get("/password-reset?token=garbage").await?.status, 400);
     Ok(())
 }
+
+#[tokio::test]
+async fn every_mutating_form_refuses_a_missing_or_forged_token() -> Result<()> {
+    let cluster = Cluster::start(1, |_| {}).await?;
+    cluster.wait_ready(Duration::from_secs(30)).await?;
+    let name = uniq("csrf");
+    create_user(&cluster.api(1), &name).await?;
+    let b = Browser::new(&cluster.base_url(1)?)?;
+    assert_eq!(b.login(&name, PASSWORD).await?.status, 303);
+    let cookie = session_cookie(&b)?;
+    let nodes = webs(&cluster, &web_client()?)?;
+    let forged = "ab".repeat(32);
+    for path in [
+        "/login",
+        "/logout",
+        "/register",
+        "/user/edit",
+        "/user/password",
+        "/password-reset",
+        "/user/sessions/end-all",
+        "/user/sessions/any/end",
+    ] {
+        for token in [None, Some(forged.as_str())] {
+            let mut fields = vec![
+                ("current_password", PASSWORD),
+                ("new_password", NEW_PASSWORD),
+                ("new_password2", NEW_PASSWORD),
+                ("email", "someone@example.org"),
+            ];
+            if let Some(t) = token {
+                fields.push(("csrf_token", t));
+            }
+            let r = b.post(path, &fields).await?;
+            assert_eq!(
+                r.status,
+                403,
+                "{path} with token {token:?}: {}",
+                r.describe()
+            );
+        }
+    }
+    // Nothing changed: the session lives, the password is the old one.
+    assert_accepted_everywhere(&nodes, &cookie).await?;
+    let other = Browser::new(&cluster.base_url(1)?)?;
+    assert_eq!(other.login(&name, PASSWORD).await?.status, 303);
+    Ok(())
+}
