@@ -23,6 +23,7 @@ pub mod cluster;
 pub mod config;
 pub mod process;
 pub mod wait;
+pub mod webdriver;
 
 pub use client::{
     ClusterInfo, Member, NodeApi, Resp, sign, sign_per_contract, unix_now, unix_now_ms,

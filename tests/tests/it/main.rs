@@ -12,6 +12,7 @@ mod auth_endpoint;
 mod auth_fuzz;
 mod authd_http;
 mod bearer;
+mod browser;
 mod catch_up;
 mod cli;
 mod config;
