@@ -61,8 +61,10 @@ pub fn find_browser() -> std::result::Result<BrowserBins, String> {
             chromedriver,
         }),
         (c, d) => Err([
-            c.is_none().then_some("chromium (/usr/bin/chromium or $CHROMIUM_BIN)"),
-            d.is_none().then_some("chromedriver (on PATH or $CHROMEDRIVER)"),
+            c.is_none()
+                .then_some("chromium (/usr/bin/chromium or $CHROMIUM_BIN)"),
+            d.is_none()
+                .then_some("chromedriver (on PATH or $CHROMEDRIVER)"),
         ]
         .into_iter()
         .flatten()
@@ -121,8 +123,10 @@ impl Chromedriver {
         std::fs::create_dir_all(dir.path().join("profile"))?;
         let child = Command::new(&bins.chromedriver)
             .arg(format!("--port={port}"))
-            .arg("--allowed-ips=127.0.0.1")
-            .arg(format!("--log-path={}", dir.path().join("chromedriver.log").display()))
+            .arg(format!(
+                "--log-path={}",
+                dir.path().join("chromedriver.log").display()
+            ))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(std::fs::File::create(
@@ -153,7 +157,10 @@ impl Chromedriver {
             if let Some(c) = self.child.as_mut()
                 && let Ok(Some(status)) = c.try_wait()
             {
-                bail!("chromedriver exited at start-up ({status}):\n{}", self.logs());
+                bail!(
+                    "chromedriver exited at start-up ({status}):\n{}",
+                    self.logs()
+                );
             }
             let last = match http.get(format!("{}/status", self.url())).send().await {
                 Ok(r) => match r.json::<Value>().await {

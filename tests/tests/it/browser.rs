@@ -53,13 +53,17 @@ impl Tab {
     /// Waits until the browser shows the page at `base` + `path` (query ignored) titled `h1`.
     async fn wait_page(&self, base: &str, path: &str, h1: &str) -> Result<()> {
         let want = format!("{base}{path}");
-        wait_until(&format!("the page {want:?} titled {h1:?}"), PAGE, || async {
-            let url = self.client.current_url().await?;
-            let at = format!("{}{}", url.origin().ascii_serialization(), url.path());
-            ensure_now(at == want, || format!("the browser is at {url}"))?;
-            let title = self.text("main h1").await?;
-            ensure_now(title == h1, || format!("{url} is titled {title:?}"))
-        })
+        wait_until(
+            &format!("the page {want:?} titled {h1:?}"),
+            PAGE,
+            || async {
+                let url = self.client.current_url().await?;
+                let at = format!("{}{}", url.origin().ascii_serialization(), url.path());
+                ensure_now(at == want, || format!("the browser is at {url}"))?;
+                let title = self.text("main h1").await?;
+                ensure_now(title == h1, || format!("{url} is titled {title:?}"))
+            },
+        )
         .await
     }
 
@@ -102,20 +106,30 @@ impl Tab {
             .map(|c| c.value().to_owned()))
     }
 
-    /// A PNG of the whole page (the window is stretched to the page's height first).
+    /// A PNG of the whole page, from the top: the window is shrunk, then stretched to the
+    /// height of the page's content (at most 4000 px) and scrolled back up.
     async fn shot(&mut self, label: &str) -> Result<()> {
-        let height = self
+        self.client.set_window_size(1024, 600).await?;
+        let sizes = self
             .client
             .execute(
-                "return Math.ceil(document.documentElement.scrollHeight);",
+                "return [Math.ceil(document.documentElement.scrollHeight), \
+                         window.outerHeight - window.innerHeight];",
                 vec![],
             )
-            .await?
-            .as_u64()
-            .unwrap_or(900)
-            .clamp(600, 4000);
+            .await?;
+        let px = |i: usize| {
+            sizes
+                .get(i)
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0)
+        };
+        let height = px(0).clamp(600, 4000) + px(1);
         self.client
-            .set_window_size(1024, u32::try_from(height)? + 120)
+            .set_window_size(1024, u32::try_from(height)?)
+            .await?;
+        self.client
+            .execute("window.scrollTo(0, 0);", vec![])
             .await?;
         let png = self.client.screenshot().await?;
         let path = self.shots.save(label, &png)?;
@@ -167,7 +181,8 @@ async fn story(tab: &mut Tab, cluster: &Cluster) -> Result<()> {
 
     // ---- Register on node 1: every field, the captcha solved with the cluster's key.
     tab.goto(&format!("{n1}/register")).await?;
-    tab.wait_page(&n1, "/register", "Register for arXiv").await?;
+    tab.wait_page(&n1, "/register", "Register for arXiv")
+        .await?;
     tab.fill("email", &email).await?;
     tab.fill("username", &username).await?;
     tab.fill("password", PASSWORD).await?;
@@ -254,12 +269,10 @@ async fn story(tab: &mut Tab, cluster: &Cluster) -> Result<()> {
 
     // ---- Node 2: the same browser, the same cookies (no port isolation), the profile.
     tab.goto(&format!("{n2}/user")).await?;
-    tab.wait_page(&n2, "/user", "Your account")
-        .await
-        .context(
-            "node 2 did not show the profile: Chromium no longer sends 127.0.0.1's cookies to \
+    tab.wait_page(&n2, "/user", "Your account").await.context(
+        "node 2 did not show the profile: Chromium no longer sends 127.0.0.1's cookies to \
              another port? (the test relies on cookies not being port-bound)",
-        )?;
+    )?;
     check_profile(tab, &username, &email).await?;
     ensure_now(
         tab.cookie(COOKIE_NAME).await?.as_deref() == Some(&session),
@@ -269,13 +282,17 @@ async fn story(tab: &mut Tab, cluster: &Cluster) -> Result<()> {
 
     // ---- Node 3: the sessions page lists this one; "Log out everywhere".
     tab.goto(&format!("{n3}/user/sessions")).await?;
-    tab.wait_page(&n3, "/user/sessions", "Your sessions").await?;
+    tab.wait_page(&n3, "/user/sessions", "Your sessions")
+        .await?;
     let rows = tab
         .client
         .find_all(Locator::Css("table.sessions tbody tr"))
         .await?;
     ensure_now(rows.len() == 1, || {
-        format!("expected exactly this browser's session, found {} rows", rows.len())
+        format!(
+            "expected exactly this browser's session, found {} rows",
+            rows.len()
+        )
     })?;
     let row = rows
         .first()
@@ -300,6 +317,9 @@ async fn story(tab: &mut Tab, cluster: &Cluster) -> Result<()> {
         tab.goto(&format!("{base}/login")).await?;
         let mut old = Cookie::new(COOKIE_NAME, session.clone());
         old.set_path("/");
+        // fantoccini sends a missing domain as `null`, which chromedriver refuses.
+        old.set_domain("127.0.0.1");
+        old.set_http_only(true);
         old.set_same_site(cookie::SameSite::Lax);
         tab.client.add_cookie(old).await?;
         ensure_now(
