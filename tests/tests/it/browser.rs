@@ -306,6 +306,10 @@ async fn story(tab: &mut Tab, cluster: &Cluster) -> Result<()> {
     tab.shot("sessions-node3").await?;
     tab.click("#end-all").await?;
     tab.wait_page(&n3, "/login", "Log in to arXiv").await?;
+    let notice = tab.text("main .notice").await?;
+    ensure_now(notice.contains("logged out everywhere"), || {
+        format!("no confirmation after logging out everywhere: {notice:?}")
+    })?;
     tab.shot("logged-out").await?;
     ensure_now(tab.cookie(COOKIE_NAME).await?.is_none(), || {
         format!("logging out everywhere left the {COOKIE_NAME} cookie in the browser")

@@ -279,7 +279,7 @@ async fn password_change_and_the_sessions_page_end_sessions_everywhere() -> Resu
         .submit("/user/sessions", "/user/sessions/end-all", &[])
         .await?;
     assert_eq!(r.status, 303, "{}", r.describe());
-    assert_eq!(r.location.as_deref(), Some("/login"));
+    assert_eq!(r.location.as_deref(), Some("/login?ended=all"));
     for (c, what) in [(&lc, "laptop"), (&fc, "fresh")] {
         assert_refused_everywhere(&nodes, c, &format!("{what} after log out everywhere")).await?;
     }

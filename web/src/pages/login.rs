@@ -19,6 +19,8 @@ use crate::{cookies, next_page};
 pub struct Next {
     /// Where to go afterwards.
     pub next_page: Option<String>,
+    /// `all` after "log out everywhere": say so.
+    pub ended: Option<String>,
 }
 
 const GENERIC_FAILURE: &str = "Invalid username or password.";
@@ -47,8 +49,24 @@ fn page<B: Accounts>(
     errors: FieldErrors,
     next_page: String,
 ) -> Response {
+    page_with(b, ctx, status, error, values, errors, next_page, None)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn page_with<B: Accounts>(
+    b: &B,
+    ctx: &Ctx,
+    status: StatusCode,
+    error: Option<&str>,
+    values: FormData,
+    errors: FieldErrors,
+    next_page: String,
+    notice: Option<&str>,
+) -> Response {
+    let mut chrome = ctx.chrome(b, "Log in to arXiv");
+    chrome.notice = notice.map(str::to_owned);
     let page = LoginPage {
-        chrome: ctx.chrome(b, "Log in to arXiv"),
+        chrome,
         error: error.map(str::to_owned),
         values,
         errors,
@@ -68,7 +86,9 @@ pub async fn form<B: Accounts>(
     if ctx.session.is_some() {
         return views::see_other(&or_default(&b, &next), &[]);
     }
-    page(
+    let notice = (q.ended.as_deref() == Some("all"))
+        .then_some("You are logged out everywhere: every session of your account has ended.");
+    page_with(
         &b,
         &ctx,
         StatusCode::OK,
@@ -76,6 +96,7 @@ pub async fn form<B: Accounts>(
         FormData::default(),
         FieldErrors::default(),
         next,
+        notice,
     )
 }
 

@@ -69,7 +69,7 @@ pub async fn end_all<B: Accounts>(
     OwnerPosted(ctx, account, _): OwnerPosted,
 ) -> Response {
     match b.end_user_sessions(&account.id.to_string()).await {
-        Ok(_) => views::see_other("/login", &[b.settings().cookie.clear()]),
+        Ok(_) => views::see_other("/login?ended=all", &[b.settings().cookie.clear()]),
         Err(e) => {
             tracing::warn!(error = %e, "sessions not ended");
             ctx.unavailable(&b)
