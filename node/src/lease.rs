@@ -47,6 +47,12 @@ pub struct Lease {
     until: AtomicU64,
     /// ...and only with at least this applied index.
     required: AtomicU64,
+    /// The grant before the current one, still honoured until it runs out: a renewal may
+    /// require an index this node has not applied yet (writes keep coming), and the older
+    /// grant is no less safe for being older (see `extend`).
+    prev_until: AtomicU64,
+    /// Applied index the previous grant requires.
+    prev_required: AtomicU64,
     /// Leader: when it last answered each follower's lease request.
     granted: Mutex<HashMap<NodeId, Instant>>,
     /// Leader: peers that recently failed to confirm a write.
@@ -66,6 +72,8 @@ impl Lease {
             epoch: Instant::now(),
             until: AtomicU64::new(0),
             required: AtomicU64::new(u64::MAX),
+            prev_until: AtomicU64::new(0),
+            prev_required: AtomicU64::new(u64::MAX),
             granted: Mutex::new(HashMap::new()),
             unhealthy: Mutex::new(HashMap::new()),
         }
@@ -73,12 +81,26 @@ impl Lease {
 
     /// Hot path: may this node answer a credentialed request from its local state?
     pub fn is_current(&self, applied: Option<u64>) -> bool {
-        let until = self.until.load(Ordering::Acquire);
-        let required = self.required.load(Ordering::Acquire);
-        nanos(self.epoch.elapsed()) < until && applied.is_some_and(|a| a >= required)
+        let Some(applied) = applied else {
+            return false;
+        };
+        let now = nanos(self.epoch.elapsed());
+        let holds = |until: &AtomicU64, required: &AtomicU64| {
+            now < until.load(Ordering::Acquire) && applied >= required.load(Ordering::Acquire)
+        };
+        holds(&self.until, &self.required) || holds(&self.prev_until, &self.prev_required)
     }
 
+    /// Install a grant obtained by a request sent at `start`. The previous grant stays in
+    /// force until it runs out. Each grant, even mixed with another's index while the
+    /// atomics are updated, ends no later than `g + L` for the latest time `g` the leader
+    /// answered this node, which is what a revocation waits for when this node does not
+    /// confirm it applied the revocation (module docs); a node that confirms has applied it.
     fn extend(&self, start: Instant, required: u64) {
+        self.prev_required
+            .store(self.required.load(Ordering::Acquire), Ordering::Release);
+        self.prev_until
+            .store(self.until.load(Ordering::Acquire), Ordering::Release);
         self.required.store(required, Ordering::Release);
         let until = nanos(start.saturating_duration_since(self.epoch) + self.len);
         self.until.store(until, Ordering::Release);
@@ -86,6 +108,7 @@ impl Lease {
 
     fn lapse(&self) {
         self.until.store(0, Ordering::Release);
+        self.prev_until.store(0, Ordering::Release);
     }
 
     /// Leader: answer a follower's lease request (a linearizable read of the applied index).
@@ -257,5 +280,45 @@ impl Lease {
                 u.insert(node, Instant::now());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_previous_grant_serves_while_a_renewal_waits_for_its_index() {
+        let l = Lease::new(1, Duration::from_secs(60));
+        let now = Instant::now();
+        assert!(!l.is_current(Some(100)), "no grant yet");
+        l.extend(now, 10);
+        assert!(l.is_current(Some(10)));
+        assert!(!l.is_current(Some(9)));
+        assert!(!l.is_current(None));
+        l.extend(now, 20);
+        assert!(
+            l.is_current(Some(15)),
+            "the previous grant (10) still holds"
+        );
+        l.extend(now, 30);
+        assert!(
+            !l.is_current(Some(15)),
+            "grants older than the previous one are gone"
+        );
+        assert!(l.is_current(Some(20)));
+        l.lapse();
+        assert!(!l.is_current(Some(1_000)), "a lapse ends both grants");
+    }
+
+    #[test]
+    fn an_expired_grant_serves_nothing() {
+        let l = Lease::new(1, Duration::ZERO);
+        l.extend(Instant::now(), 0);
+        l.extend(Instant::now(), 0);
+        assert!(
+            !l.is_current(Some(5)),
+            "both grants ended when they were made"
+        );
     }
 }

@@ -215,7 +215,7 @@ fn render(args: &Args, runs: &[RunResult], binary: &str, threads: usize) -> Stri
          before the window. Each attempt costs an Argon2id verification (m=19 MiB, t=2) on the \
          node's low-priority hashing threads and a replicated failure count.\n\n{}\n\
          Flood answers over all runs: 400 (wrong password) {}, 429 (locked) {}, 503 (busy) {}, \
-         other {}.\n\n{}\n",
+         other {}.\n\nFirst `/auth` error during a flood, if any: {}\n\n{}\n",
         crate::report::command_line(),
         runs.len(),
         num(idle_p99, 3),
@@ -233,6 +233,9 @@ fn render(args: &Args, runs: &[RunResult], binary: &str, threads: usize) -> Stri
         totals[1],
         totals[2],
         totals[3],
+        runs.iter()
+            .find_map(|r| r.flooded.first_error.clone())
+            .unwrap_or_else(|| "none".into()),
         crate::report::MachineInfo::collect().to_markdown(),
     )
 }

@@ -421,6 +421,7 @@ async fn password_reset_by_mailed_link() -> Result<()> {
     );
     let r = b3.get(&format!("/password-reset?token={expired}")).await?;
     assert_eq!(r.status, 400);
+    assert!(r.body.contains("expired"), "{}", r.describe());
     assert_eq!(b3.get("/password-reset?token=garbage").await?.status, 400);
     Ok(())
 }

@@ -202,11 +202,12 @@ impl Link {
             &self.nonce,
             binding,
         );
-        if !same(&want, &self.mac) {
-            return Err(TokenError::Invalid);
-        }
+        // The deadline is in clear in the link: saying "expired" first reveals nothing.
         if now_s >= self.expires_s {
             return Err(TokenError::Expired);
+        }
+        if !same(&want, &self.mac) {
+            return Err(TokenError::Invalid);
         }
         Ok(())
     }
