@@ -5,9 +5,10 @@
 
 pub mod ids;
 pub mod model;
+pub mod pkce;
 pub mod scope;
 pub mod tokens;
 
 pub use ids::{RandomError, random_hex, split_bearer, token_digest};
-pub use model::{Client, FullName, Profile, Session, Token, TokenKind, User};
-pub use scope::{Scope, ScopeError, missing_scopes};
+pub use model::{AuthCode, Client, FullName, Profile, Session, Token, TokenKind, User};
+pub use scope::{Scope, ScopeError, grantable, missing_scopes};

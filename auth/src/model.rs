@@ -131,4 +131,31 @@ pub struct Token {
     pub created_ms: u64,
     /// End, Unix ms.
     pub expires_ms: u64,
+    /// The OAuth2 grant it descends from (one authorization code and its refresh rotations):
+    /// reuse of a spent refresh token or code ends the whole family.
+    pub family: Option<String>,
+}
+
+/// An OAuth2 authorization code (RFC 6749 §4.1), stored by digest, single use, short-lived.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthCode {
+    /// `token_digest` of the code's secret.
+    pub digest: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The user who consented.
+    pub user_id: u64,
+    /// The `redirect_uri` of the authorization request, if it named one (then the token
+    /// request must repeat it exactly).
+    pub redirect_uri: Option<String>,
+    /// Scopes consented to.
+    pub scopes: BTreeSet<String>,
+    /// PKCE S256 challenge (base64url of SHA-256 of the verifier), if any.
+    pub code_challenge: Option<String>,
+    /// Issue time, Unix ms.
+    pub created_ms: u64,
+    /// End, Unix ms.
+    pub expires_ms: u64,
+    /// Set by the redemption: the token family it produced, so a second redemption can end it.
+    pub redeemed_family: Option<String>,
 }

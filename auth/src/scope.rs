@@ -104,6 +104,28 @@ where
         .collect()
 }
 
+/// OAuth2 scope narrowing: the requested scopes that every one of `holders` covers (the client's
+/// registered scopes and, for a delegated grant, the user's), in request order.
+///
+/// `Err` names the first requested scope that is malformed (`invalid_scope`).
+pub fn grantable<'a>(
+    requested: impl IntoIterator<Item = &'a str>,
+    holders: &[&std::collections::BTreeSet<String>],
+) -> Result<Vec<String>, String> {
+    let holders: Vec<Vec<Scope>> = holders
+        .iter()
+        .map(|h| h.iter().filter_map(|g| g.parse().ok()).collect())
+        .collect();
+    let mut out: Vec<String> = Vec::new();
+    for r in requested {
+        let req: Scope = r.parse().map_err(|_| r.to_owned())?;
+        if holders.iter().all(|h| h.iter().any(|g| g.covers(&req))) && !out.iter().any(|o| o == r) {
+            out.push(r.to_owned());
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,5 +154,26 @@ mod tests {
             vec!["profile:update:9"]
         );
         assert_eq!(missing_scopes(granted, ["bogus"]), vec!["bogus"]);
+    }
+
+    #[test]
+    fn grantable_is_the_intersection_under_covers() {
+        let client: std::collections::BTreeSet<String> =
+            ["public:read", "submission:read"].map(String::from).into();
+        let user: std::collections::BTreeSet<String> = ["submission:read:*", "profile:read"]
+            .map(String::from)
+            .into();
+        assert_eq!(
+            grantable(
+                ["submission:read", "public:read", "profile:read"],
+                &[&client, &user]
+            ),
+            Ok(vec!["submission:read".to_owned()])
+        );
+        assert_eq!(
+            grantable(["public:read", "public:read"], &[&client]),
+            Ok(vec!["public:read".to_owned()])
+        );
+        assert_eq!(grantable(["bad"], &[&client]), Err("bad".to_owned()));
     }
 }

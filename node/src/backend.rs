@@ -299,6 +299,7 @@ impl Backend for NodeBackend {
             scopes: scopes.clone(),
             created_ms,
             expires_ms: created_ms.saturating_add(ttl.saturating_mul(1000)),
+            family: None,
         };
         let index = ask(self.inner.slots.sessions.load_full(), |p| {
             SessionsMsg::IssueToken(token, p)

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use authd_auth::{Client, FullName, Profile, Session, Token};
+use authd_auth::{AuthCode, Client, FullName, Profile, Session, Token};
 
 use crate::guard::FailureCount;
 use serde::{Deserialize, Serialize};
@@ -76,7 +76,7 @@ pub enum Command {
     RevokeClient { client_id: String },
     /// Record an issued bearer token.
     IssueToken(Token),
-    /// Revoke one token by digest.
+    /// Revoke one token by digest (a refresh token takes its whole family with it).
     RevokeToken { digest: String },
     /// Drop sessions and tokens whose end is at or before `now_ms` (leader's clock, in the entry).
     Expire { now_ms: u64 },
@@ -102,6 +102,25 @@ pub enum Command {
     },
     /// Forget an account's failed logins (after a successful one).
     ClearLoginFailures { key: String },
+    /// Record an OAuth2 authorization code.
+    CreateCode(AuthCode),
+    /// Redeem a code for `tokens`, which join the new `family`. Single use, decided here so it
+    /// holds across nodes: a second redemption ends the family the first one started.
+    RedeemCode {
+        digest: String,
+        client_id: String,
+        now_ms: u64,
+        family: String,
+        tokens: Vec<Token>,
+    },
+    /// Exchange a live refresh token for `tokens` in its family (the old one is spent);
+    /// presenting a spent one ends the family (reuse detection).
+    RotateRefresh {
+        digest: String,
+        client_id: String,
+        now_ms: u64,
+        tokens: Vec<Token>,
+    },
 }
 
 /// What a successful command did.
@@ -115,6 +134,8 @@ pub enum Applied {
     Ended(u64),
     /// This many accounts or addresses became locked.
     Locked(u64),
+    /// The code or refresh token was already used: its family (this many tokens) was ended.
+    Reused(u64),
 }
 
 /// Why a command changed nothing; every replica reaches the same verdict.
@@ -150,6 +171,9 @@ pub enum Rejected {
     /// A single-use key (link, captcha) was used before.
     #[error("already used")]
     AlreadyUsed,
+    /// An authorization code or refresh token that is unknown, expired or not this client's.
+    #[error("invalid, expired or foreign grant")]
+    InvalidGrant,
 }
 
 /// Outcome of one command.
@@ -179,7 +203,8 @@ impl Command {
             Command::CreateSession(_)
             | Command::IssueToken(_)
             | Command::Expire { .. }
-            | Command::ClearLoginFailures { .. } => Visibility::Committed,
+            | Command::ClearLoginFailures { .. }
+            | Command::CreateCode(_) => Visibility::Committed,
             Command::Once { then, .. } => then.visibility(),
             Command::RecordLoginFailures { .. } => Visibility::Everywhere,
             Command::CreateUser(_)
@@ -203,7 +228,10 @@ impl Command {
             | Command::EndUserSessions { .. }
             | Command::RevokeClient { .. }
             | Command::RevokeToken { .. }
-            | Command::ChangePassword { .. } => Visibility::Revoked,
+            | Command::ChangePassword { .. }
+            // Both may end a family (reuse), so they are acknowledged like a revocation.
+            | Command::RedeemCode { .. }
+            | Command::RotateRefresh { .. } => Visibility::Revoked,
         }
     }
 
@@ -219,6 +247,9 @@ impl Command {
                 | Command::RevokeClient { .. }
                 | Command::Once { .. }
                 | Command::RecordLoginFailures { .. }
+                | Command::CreateCode(_)
+                | Command::RedeemCode { .. }
+                | Command::RotateRefresh { .. }
         )
     }
 

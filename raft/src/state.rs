@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use authd_auth::{Client, Session, Token, User};
+use authd_auth::{AuthCode, Client, Session, Token, User};
 use imbl::{HashMap, OrdMap, OrdSet};
 use serde::{Deserialize, Serialize};
 
@@ -82,6 +82,23 @@ pub struct State {
     client_tokens: OrdSet<(Key, Key)>,
     /// Failed-login counters and used single-use keys.
     guards: Guards,
+    /// OAuth2 authorization codes by digest, kept (marked redeemed) until they expire.
+    codes: HashMap<Key, Arc<AuthCode>>,
+    /// (family, digest): every live token of one grant.
+    family_tokens: OrdSet<(Key, Key)>,
+    /// Rotated-away refresh tokens by digest, until they would have expired: reuse detection.
+    spent: HashMap<Key, Arc<Spent>>,
+}
+
+/// A refresh token that was exchanged; presenting it again ends its family.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Spent {
+    /// The family it belonged to.
+    pub family: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// When it would have expired; forgotten after that.
+    pub expires_ms: u64,
 }
 
 impl Default for State {
@@ -100,6 +117,9 @@ impl Default for State {
             user_tokens: OrdSet::new(),
             client_tokens: OrdSet::new(),
             guards: Guards::default(),
+            codes: HashMap::new(),
+            family_tokens: OrdSet::new(),
+            spent: HashMap::new(),
         }
     }
 }
@@ -286,9 +306,6 @@ impl State {
                 Ok(Applied::Ended(self.end_client_tokens(client_id)))
             }
             Command::IssueToken(t) => self.issue_token(t),
-            Command::RevokeToken { digest } => {
-                Ok(Applied::Ended(u64::from(self.remove_token(digest))))
-            }
             Command::Expire { now_ms } => {
                 let ended = self.expire(*now_ms);
                 self.guards.expire(*now_ms);
@@ -340,6 +357,21 @@ impl State {
                 self.guards.clear(key);
                 Ok(Applied::Done)
             }
+            Command::RevokeToken { digest } => Ok(Applied::Ended(self.revoke_token(digest))),
+            Command::CreateCode(c) => self.create_code(c),
+            Command::RedeemCode {
+                digest,
+                client_id,
+                now_ms,
+                family,
+                tokens,
+            } => self.redeem_code(digest, client_id, *now_ms, family, tokens),
+            Command::RotateRefresh {
+                digest,
+                client_id,
+                now_ms,
+                tokens,
+            } => self.rotate_refresh(digest, client_id, *now_ms, tokens),
         }
     }
 
@@ -450,6 +482,9 @@ impl State {
         if let Some(cid) = &t.client_id {
             self.client_tokens.insert((key(cid), digest.clone()));
         }
+        if let Some(f) = &t.family {
+            self.family_tokens.insert((key(f), digest.clone()));
+        }
         self.tokens.insert(digest, Arc::new(t.clone()));
         Ok(Applied::Done)
     }
@@ -459,6 +494,9 @@ impl State {
             Some((k, t)) => {
                 if let Some(uid) = t.user_id {
                     self.user_tokens.remove(&(uid, k.clone()));
+                }
+                if let Some(f) = &t.family {
+                    self.family_tokens.remove(&(key(f), k.clone()));
                 }
                 if let Some(cid) = &t.client_id {
                     self.client_tokens.remove(&(key(cid), k));
@@ -507,9 +545,13 @@ impl State {
             .map(|id| u64::from(self.end_session(id)))
             .sum();
         let t: u64 = dead_t.iter().map(|d| u64::from(self.remove_token(d))).sum();
+        self.expire_grants(now_ms);
         s + t
     }
 }
+
+#[path = "state_oauth.rs"]
+mod oauth;
 
 #[cfg(test)]
 #[path = "state_tests.rs"]

@@ -46,6 +46,7 @@ fn token(digest: &str, user_id: Option<u64>, client_id: Option<&str>, expires_ms
         scopes: BTreeSet::new(),
         created_ms: 0,
         expires_ms,
+        family: None,
     })
 }
 

@@ -57,7 +57,9 @@ pub fn map_outcome(r: Result<Reply, ProposeError>) -> Result<authd_raft::Applied
             Rejected::UnknownUser | Rejected::UnknownClient | Rejected::UnknownRole => {
                 BackendError::NotFound(rej.to_string())
             }
-            Rejected::Invalid(_) | Rejected::Suspended => BackendError::Invalid(rej.to_string()),
+            Rejected::Invalid(_) | Rejected::Suspended | Rejected::InvalidGrant => {
+                BackendError::Invalid(rej.to_string())
+            }
             Rejected::UsernameTaken
             | Rejected::EmailTaken
             | Rejected::UserIdTaken

@@ -1,0 +1,205 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+
+use authd_auth::{AuthCode, Client, Token, TokenKind};
+
+use crate::command::{Applied, Command, NewUser, Rejected};
+use crate::state::State;
+
+fn setup() -> State {
+    let mut s = State::default();
+    s.apply(&Command::CreateUser(NewUser {
+        id: None,
+        username: "alice".into(),
+        email: "alice@example.org".into(),
+        name: None,
+        profile: None,
+        verified: true,
+        roles: BTreeSet::from(["user".to_owned()]),
+        password_hash: "$argon2id$stub".into(),
+        created_ms: 1,
+    }))
+    .unwrap();
+    s.apply(&Command::CreateClient(Client {
+        id: "c1".into(),
+        name: "c".into(),
+        url: String::new(),
+        description: String::new(),
+        owner_id: 1,
+        redirect_uris: vec!["https://app.example/cb".into()],
+        grant_types: BTreeSet::new(),
+        scopes: BTreeSet::new(),
+        secret_digest: None,
+        created_ms: 0,
+    }))
+    .unwrap();
+    s.apply(&Command::CreateCode(code("k1", 100))).unwrap();
+    s
+}
+
+fn code(digest: &str, expires_ms: u64) -> AuthCode {
+    AuthCode {
+        digest: digest.into(),
+        client_id: "c1".into(),
+        user_id: 1,
+        redirect_uri: None,
+        scopes: BTreeSet::new(),
+        code_challenge: None,
+        created_ms: 0,
+        expires_ms,
+        redeemed_family: None,
+    }
+}
+
+fn tok(digest: &str, kind: TokenKind) -> Token {
+    Token {
+        digest: digest.into(),
+        kind,
+        user_id: Some(1),
+        client_id: Some("c1".into()),
+        scopes: BTreeSet::new(),
+        created_ms: 0,
+        expires_ms: 10_000,
+        family: None,
+    }
+}
+
+fn redeem(digest: &str, now_ms: u64, access: &str, refresh: &str) -> Command {
+    Command::RedeemCode {
+        digest: digest.into(),
+        client_id: "c1".into(),
+        now_ms,
+        family: "f1".into(),
+        tokens: vec![
+            tok(access, TokenKind::Access),
+            tok(refresh, TokenKind::Refresh),
+        ],
+    }
+}
+
+fn rotate(digest: &str, access: &str, refresh: &str) -> Command {
+    Command::RotateRefresh {
+        digest: digest.into(),
+        client_id: "c1".into(),
+        now_ms: 10,
+        tokens: vec![
+            tok(access, TokenKind::Access),
+            tok(refresh, TokenKind::Refresh),
+        ],
+    }
+}
+
+#[test]
+fn a_code_redeems_once_and_a_second_redemption_ends_the_family() {
+    let mut s = setup();
+    assert_eq!(s.apply(&redeem("k1", 10, "a1", "r1")), Ok(Applied::Done));
+    assert!(s.live_token("a1", 10).is_some());
+    assert_eq!(s.family_size("f1"), 2);
+    assert_eq!(
+        s.apply(&redeem("k1", 20, "a2", "r2")),
+        Ok(Applied::Reused(2))
+    );
+    assert!(
+        s.live_token("a1", 20).is_none(),
+        "reuse ends the first grant's tokens"
+    );
+    assert!(s.live_token("a2", 20).is_none(), "and issues nothing");
+}
+
+#[test]
+fn expired_foreign_or_unknown_codes_are_invalid_grants_and_change_nothing() {
+    let mut s = setup();
+    assert_eq!(
+        s.apply(&redeem("k1", 100, "a1", "r1")),
+        Err(Rejected::InvalidGrant)
+    );
+    assert_eq!(
+        s.apply(&redeem("nope", 10, "a1", "r1")),
+        Err(Rejected::InvalidGrant)
+    );
+    let mut foreign = redeem("k1", 10, "a1", "r1");
+    if let Command::RedeemCode { client_id, .. } = &mut foreign {
+        *client_id = "c2".into();
+    }
+    assert_eq!(s.apply(&foreign), Err(Rejected::InvalidGrant));
+    // A token for another user is refused and the code stays unredeemed.
+    let mut wrong_user = redeem("k1", 10, "a1", "r1");
+    if let Command::RedeemCode { tokens, .. } = &mut wrong_user {
+        tokens[0].user_id = Some(2);
+    }
+    assert!(matches!(s.apply(&wrong_user), Err(Rejected::Invalid(_))));
+    assert!(s.live_token("r1", 10).is_none(), "all or nothing");
+    assert_eq!(s.apply(&redeem("k1", 10, "a1", "r1")), Ok(Applied::Done));
+    s.apply(&Command::Expire { now_ms: 100 }).unwrap();
+    assert!(s.code("k1").is_none(), "expired codes are forgotten");
+}
+
+#[test]
+fn refresh_rotates_and_a_reused_refresh_token_ends_the_family() {
+    let mut s = setup();
+    s.apply(&redeem("k1", 10, "a1", "r1")).unwrap();
+    assert_eq!(s.apply(&rotate("r1", "a2", "r2")), Ok(Applied::Done));
+    assert!(
+        s.live_token("r1", 10).is_none(),
+        "the old refresh token is spent"
+    );
+    assert_eq!(
+        s.live_token("r2", 10).and_then(|t| t.family.clone()),
+        Some("f1".into())
+    );
+    assert_eq!(s.family_size("f1"), 3);
+    // An access token is not a refresh token.
+    assert_eq!(
+        s.apply(&rotate("a2", "a9", "r9")),
+        Err(Rejected::InvalidGrant)
+    );
+    assert_eq!(s.apply(&rotate("r1", "a3", "r3")), Ok(Applied::Reused(3)));
+    for t in ["a1", "a2", "r2", "a3", "r3"] {
+        assert!(s.live_token(t, 10).is_none(), "{t} survived the reuse");
+    }
+    assert_eq!(
+        s.apply(&rotate("r2", "a4", "r4")),
+        Err(Rejected::InvalidGrant)
+    );
+}
+
+#[test]
+fn revoking_a_refresh_token_ends_its_family_but_an_access_token_only_itself() {
+    let mut s = setup();
+    s.apply(&redeem("k1", 10, "a1", "r1")).unwrap();
+    s.apply(&rotate("r1", "a2", "r2")).unwrap();
+    let revoke = |d: &str| Command::RevokeToken { digest: d.into() };
+    assert_eq!(s.apply(&revoke("a1")), Ok(Applied::Ended(1)));
+    assert!(s.live_token("a2", 10).is_some());
+    assert_eq!(s.apply(&revoke("r2")), Ok(Applied::Ended(2)));
+    assert_eq!(s.family_size("f1"), 0);
+}
+
+#[test]
+fn codes_need_a_known_client_and_an_active_user() {
+    let mut s = setup();
+    assert_eq!(
+        s.apply(&Command::CreateCode(code("k1", 100))),
+        Err(Rejected::Duplicate)
+    );
+    let mut c = code("k2", 100);
+    c.client_id = "nope".into();
+    assert_eq!(
+        s.apply(&Command::CreateCode(c)),
+        Err(Rejected::UnknownClient)
+    );
+    s.apply(&Command::SetSuspended {
+        user_id: 1,
+        suspended: true,
+    })
+    .unwrap();
+    assert_eq!(
+        s.apply(&Command::CreateCode(code("k3", 100))),
+        Err(Rejected::Suspended)
+    );
+    assert_eq!(
+        s.apply(&redeem("k1", 10, "a1", "r1")),
+        Err(Rejected::Suspended)
+    );
+}
