@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use authd_auth::tokens::{
     Authorizations, Hs256Keys, NgCookie, UpstreamClient, UpstreamSession, UpstreamUser, iso8601_ms,
 };
-use authd_auth::{User, missing_scopes, token_digest};
+use authd_auth::{Session, User, missing_scopes, token_digest};
 use authd_raft::State;
 use authd_raft::sm_store::StateReader;
 use authd_web::{AuthDecision, Credential};
@@ -44,6 +44,11 @@ fn unauthorized(reason: &str, clear_cookie: bool) -> AuthDecision {
         reason: reason.to_owned(),
         clear_cookie,
     }
+}
+
+/// Whether a global or broader scope in `held` covers `scope` (e.g. `a:b:*` covers `a:b`).
+fn covered(held: &std::collections::BTreeSet<String>, scope: &str) -> bool {
+    missing_scopes(held.iter().map(String::as_str), [scope]).is_empty()
 }
 
 fn same_user(a: Option<&Arc<User>>, b: Option<&Arc<User>>) -> bool {
@@ -140,14 +145,20 @@ impl Authorizer {
         decision
     }
 
-    fn cookie(
+    /// Whether this node may decide from its state now (its read lease is current).
+    pub fn is_current(&self, applied: Option<u64>) -> bool {
+        self.lease.is_current(applied)
+    }
+
+    /// The first live session the NG cookie values name; `Err(Some(idx))` when a validly
+    /// signed one was created at a log index this node has not applied yet.
+    pub fn session_of<'s>(
         &self,
-        st: &State,
+        st: &'s State,
         applied: u64,
         values: &[String],
-        required: &[String],
         now: u64,
-    ) -> AuthDecision {
+    ) -> Result<(&'s Arc<Session>, &'s Arc<User>), Option<u64>> {
         let mut behind = None;
         let found = values.iter().find_map(|v| {
             let c = NgCookie::decode(&self.keys, v).ok()?;
@@ -161,11 +172,21 @@ impl Authorizer {
             let nonce_ok: bool = s.nonce.as_bytes().ct_eq(c.nonce.as_bytes()).into();
             (nonce_ok && c.user_id == u.id.to_string()).then_some((s, u))
         });
-        let Some((s, u)) = found else {
-            return match behind {
-                Some(idx) => AuthDecision::Behind(idx),
-                None => unauthorized("Not a valid user session token", true),
-            };
+        found.ok_or(behind)
+    }
+
+    fn cookie(
+        &self,
+        st: &State,
+        applied: u64,
+        values: &[String],
+        required: &[String],
+        now: u64,
+    ) -> AuthDecision {
+        let (s, u) = match self.session_of(st, applied, values, now) {
+            Ok(found) => found,
+            Err(Some(idx)) => return AuthDecision::Behind(idx),
+            Err(None) => return unauthorized("Not a valid user session token", true),
         };
         let key = format!("s:{}", s.id);
         if required.is_empty()
@@ -228,10 +249,10 @@ impl Authorizer {
         let mut scopes: Vec<String> = t.scopes.iter().cloned().collect();
         if let Some(u) = user {
             let allowed = st.effective_scopes(u);
-            scopes.retain(|s| allowed.contains(s));
+            scopes.retain(|s| allowed.contains(s) || covered(&allowed, s));
         }
         if let Some(c) = client {
-            scopes.retain(|s| c.scopes.contains(s));
+            scopes.retain(|s| c.scopes.contains(s) || covered(&c.scopes, s));
         }
         let upstream_client = client.map(|c| UpstreamClient {
             owner_id: c.owner_id.to_string(),

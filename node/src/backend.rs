@@ -42,24 +42,27 @@ pub struct NodeBackend {
     inner: Arc<Inner>,
 }
 
-struct Inner {
-    raft: Raft,
-    reader: StateReader,
-    committed: CommittedHandle,
-    slots: Slots,
-    cluster_secret: Vec<u8>,
-    prometheus: PrometheusHandle,
-    authorizer: Authorizer,
-    settings: WebSettings,
-    hasher: Hasher,
-    lease: Arc<Lease>,
-    login_guard: Arc<crate::login_guard::LoginGuard>,
-    proposer: crate::proposer::Proposer,
-    mailer: crate::mail::Mailer,
-    page_key: authd_web::pages::tokens::PageKey,
-    public_url: String,
+/// The node's parts, shared by every clone of the handle.
+pub(crate) struct Inner {
+    pub(crate) raft: Raft,
+    pub(crate) reader: StateReader,
+    pub(crate) committed: CommittedHandle,
+    pub(crate) slots: Slots,
+    pub(crate) cluster_secret: Vec<u8>,
+    pub(crate) prometheus: PrometheusHandle,
+    pub(crate) authorizer: Authorizer,
+    pub(crate) settings: WebSettings,
+    pub(crate) hasher: Hasher,
+    pub(crate) lease: Arc<Lease>,
+    pub(crate) login_guard: Arc<crate::login_guard::LoginGuard>,
+    pub(crate) proposer: crate::proposer::Proposer,
+    pub(crate) mailer: crate::mail::Mailer,
+    pub(crate) page_key: authd_web::pages::tokens::PageKey,
+    pub(crate) public_url: String,
     /// A real Argon2id hash of a random password: unknown users cost the same time as known ones.
-    dummy_phc: String,
+    pub(crate) dummy_phc: String,
+    /// OAuth2 settings and keys.
+    pub(crate) oauth: authd_web::oauth2::OAuthSettings,
 }
 
 /// Parts of [`NodeBackend`], named so the constructor stays readable.
@@ -94,6 +97,8 @@ pub struct Parts {
     pub page_key: authd_web::pages::tokens::PageKey,
     /// Base of links in mails.
     pub public_url: String,
+    /// OAuth2 settings and keys.
+    pub oauth: authd_web::oauth2::OAuthSettings,
 }
 
 impl NodeBackend {
@@ -123,8 +128,14 @@ impl NodeBackend {
                 page_key: p.page_key,
                 public_url: p.public_url,
                 dummy_phc,
+                oauth: p.oauth,
             }),
         })
+    }
+
+    /// The node's parts, for the other web-facing modules (OAuth2).
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
     }
 
     fn user_id(&self, key: &str) -> Result<u64, BackendError> {
@@ -138,7 +149,8 @@ impl NodeBackend {
     }
 }
 
-async fn ask<M, T>(
+/// Ask an actor and wait for its answer (bounded), mapping a dead or slow actor to 503.
+pub(crate) async fn ask<M, T>(
     actor: Option<Arc<ActorRef<M>>>,
     msg: impl FnOnce(RpcReplyPort<Result<T, BackendError>>) -> M,
 ) -> Result<T, BackendError>

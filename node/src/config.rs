@@ -102,6 +102,8 @@ pub struct WebConfig {
     pub default_next_page: String,
     /// `next_page` may point at these hosts and their subdomains (plus any same-site path).
     pub redirect_hosts: Vec<String>,
+    /// OAuth2 issuer (RFC 8414), e.g. `https://auth.arxiv.org`; default: the request's origin.
+    pub issuer: Option<String>,
 }
 
 impl Default for WebConfig {
@@ -112,6 +114,7 @@ impl Default for WebConfig {
             trusted_proxies: Vec::new(),
             default_next_page: "/user".into(),
             redirect_hosts: vec!["arxiv.org".into()],
+            issuer: None,
         }
     }
 }

@@ -9,6 +9,7 @@ mod config_accounts;
 mod lease;
 mod login_guard;
 mod mail;
+mod oauth2;
 mod operator;
 mod passwords;
 mod proposer;

@@ -259,6 +259,15 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
         mailer,
         page_key: page_key(&spec.secrets.jwt)?,
         public_url,
+        oauth: authd_web::oauth2::OAuthSettings {
+            issuer: spec.web.issuer.clone(),
+            // Derived from the JWT secret, so every node checks the consent forms of every other.
+            csrf_key: authd_auth::token_digest(&format!(
+                "authd-oauth2-csrf-v1:{}",
+                hex::encode(&spec.secrets.jwt)
+            ))
+            .into_bytes(),
+        },
     })
     .await?;
     let app = authd_web::router(backend);

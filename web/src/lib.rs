@@ -9,6 +9,7 @@ pub mod cookies;
 pub mod error;
 mod headers;
 pub mod next_page;
+pub mod oauth2;
 mod operator;
 pub mod pages;
 mod routes;

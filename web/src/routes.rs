@@ -13,10 +13,11 @@ use crate::backend::Backend;
 use crate::{authn, headers, operator, pages};
 
 /// Every public route of a node, bound to its backend.
-pub fn router<B: Accounts>(backend: B) -> Router {
+pub fn router<B: Accounts + crate::oauth2::OAuthBackend>(backend: B) -> Router {
     let hsts = backend.settings().cookie.secure;
     Router::new()
         .merge(headers::secure_pages(pages::router::<B>(), hsts))
+        .merge(crate::oauth2::router::<B>())
         .route("/healthz", get(healthz))
         .route("/auth", get(authn::auth::<B>))
         .route("/readyz", get(readyz::<B>))

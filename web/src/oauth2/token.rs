@@ -1,0 +1,75 @@
+//! `POST /oauth2/token` (RFC 6749 §3.2): parse, authenticate, grant, answer `no-store`.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+
+use super::backend::{ClientAuth, GrantRequest, OAuthBackend};
+use super::error::{OAuthError, OAuthErrorCode, no_store};
+use super::form::{Params, client_auth};
+
+/// The grant a token request asks for.
+fn grant(p: &Params) -> Result<GrantRequest, OAuthError> {
+    let grant_type = p.require("grant_type")?;
+    match grant_type.as_str() {
+        "client_credentials" => Ok(GrantRequest::ClientCredentials {
+            scope: p.owned("scope"),
+        }),
+        "authorization_code" => Ok(GrantRequest::AuthorizationCode {
+            code: p.require("code")?,
+            redirect_uri: p.owned("redirect_uri"),
+            code_verifier: p.owned("code_verifier"),
+        }),
+        "refresh_token" => Ok(GrantRequest::RefreshToken {
+            refresh_token: p.require("refresh_token")?,
+            scope: p.owned("scope"),
+        }),
+        _ => Err(OAuthError::new(
+            OAuthErrorCode::UnsupportedGrantType,
+            "supported: authorization_code, client_credentials, refresh_token",
+        )),
+    }
+}
+
+/// Parse the body and the client's credentials (shared with introspection and revocation).
+pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<(Params, ClientAuth), OAuthError> {
+    let basic_sent = headers.contains_key(axum::http::header::AUTHORIZATION);
+    let p = Params::form(headers, body)?;
+    let auth = client_auth(headers, &p)?.ok_or_else(|| OAuthError::client(basic_sent))?;
+    Ok((p, auth))
+}
+
+/// The handler.
+pub async fn token<B: OAuthBackend>(
+    State(b): State<B>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let run = async {
+        let (p, auth) = parse(&headers, &body)?;
+        let basic = auth.via_basic;
+        let g = grant(&p)?;
+        b.token(auth, g).await.map_err(|mut e| {
+            e.basic = basic;
+            e
+        })
+    };
+    match run.await {
+        Ok(t) => {
+            let mut r = Json(t).into_response();
+            no_store(r.headers_mut());
+            r
+        }
+        Err(e) => {
+            if matches!(
+                e.code,
+                OAuthErrorCode::ServerError | OAuthErrorCode::TemporarilyUnavailable
+            ) {
+                tracing::warn!(error = %e, "token request failed on our side");
+            }
+            e.into_response()
+        }
+    }
+}
