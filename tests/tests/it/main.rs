@@ -23,6 +23,7 @@ mod nginx;
 mod pages_account;
 mod pages_lockout;
 mod pages_register;
+mod oauth2;
 mod repo_cluster_toml;
 mod revocation;
 mod util;
