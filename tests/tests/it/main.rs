@@ -24,6 +24,7 @@ mod pages_account;
 mod pages_lockout;
 mod pages_register;
 mod oauth2;
+mod oauth2_code;
 mod repo_cluster_toml;
 mod revocation;
 mod util;
