@@ -335,16 +335,27 @@ impl Web {
     }
 
     /// `POST <path>` with a form body and, when given, the NG cookie (the OAuth2 consent form).
-    pub async fn post_form(&self, path: &str, cookie: Option<&str>, fields: &[(&str, &str)]) -> Result<WebResp> {
+    pub async fn post_form(
+        &self,
+        path: &str,
+        cookie: Option<&str>,
+        fields: &[(&str, &str)],
+    ) -> Result<WebResp> {
         let mut b = self
             .client
             .post(format!("{}{path}", self.base))
-            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
             .body(form_encode(fields));
         if let Some(c) = cookie {
             b = b.header(COOKIE, cookie_header(c));
         }
-        let resp = b.send().await.with_context(|| format!("POST {}{path}", self.base))?;
+        let resp = b
+            .send()
+            .await
+            .with_context(|| format!("POST {}{path}", self.base))?;
         WebResp::read(resp).await
     }
 

@@ -25,6 +25,7 @@ mod pages_lockout;
 mod pages_register;
 mod oauth2;
 mod oauth2_code;
+mod oauth2_interop;
 mod repo_cluster_toml;
 mod revocation;
 mod util;

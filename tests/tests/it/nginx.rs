@@ -50,7 +50,7 @@ fn find_nginx() -> Option<PathBuf> {
 }
 
 /// `Some(nginx)`, `None` to skip (loudly) on a developer machine, an error in CI.
-fn nginx_or_skip() -> Result<Option<PathBuf>> {
+pub(crate) fn nginx_or_skip() -> Result<Option<PathBuf>> {
     if let Some(p) = find_nginx() {
         return Ok(Some(p));
     }
@@ -74,7 +74,7 @@ fn nginx_or_skip() -> Result<Option<PathBuf>> {
 }
 
 /// An nginx master process in a temp prefix; stopped (SIGTERM, then SIGKILL) on drop.
-struct Nginx {
+pub(crate) struct Nginx {
     child: Option<Child>,
     dir: tempfile::TempDir,
     addr: SocketAddr,
@@ -83,7 +83,7 @@ struct Nginx {
 impl Nginx {
     /// Writes `nginx.conf` (a minimal `http {}` that includes `site`) and starts nginx in the
     /// foreground. `addr` is where `site` listens.
-    fn start(bin: &Path, site: &str, addr: SocketAddr) -> Result<Nginx> {
+    pub(crate) fn start(bin: &Path, site: &str, addr: SocketAddr) -> Result<Nginx> {
         let dir = tempfile::Builder::new().prefix("authd-nginx-").tempdir()?;
         let d = dir.path();
         for sub in ["tmp", "logs"] {
@@ -133,7 +133,7 @@ impl Nginx {
         })
     }
 
-    fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         let d = self.dir.path();
         let read = |p: &str| std::fs::read_to_string(d.join(p)).unwrap_or_default();
         format!(
@@ -144,7 +144,7 @@ impl Nginx {
     }
 
     /// Waits until nginx accepts connections on its port (or fails if it exited).
-    async fn wait_ready(&mut self) -> Result<()> {
+    pub(crate) async fn wait_ready(&mut self) -> Result<()> {
         let addr = self.addr;
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
@@ -191,7 +191,11 @@ impl Drop for Nginx {
 
 /// The shipped config, pointed at this cluster, this app and this listen address, with one
 /// extra location that requires a scope plain users lack.
-fn site_config(cluster: &Cluster, app: SocketAddr, listen: SocketAddr) -> Result<String> {
+pub(crate) fn site_config(
+    cluster: &Cluster,
+    app: SocketAddr,
+    listen: SocketAddr,
+) -> Result<String> {
     let path = workspace_root().join("deploy/nginx/authd.conf");
     let mut text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
@@ -232,17 +236,17 @@ fn site_config(cluster: &Cluster, app: SocketAddr, listen: SocketAddr) -> Result
 // ---- the upstream app -----------------------------------------------------------------------
 
 #[derive(Debug, Clone)]
-struct Received {
-    uri: String,
-    authorization: Option<String>,
-    headers: Vec<(String, String)>,
+pub(crate) struct Received {
+    pub(crate) uri: String,
+    pub(crate) authorization: Option<String>,
+    pub(crate) headers: Vec<(String, String)>,
 }
 
 #[derive(Clone, Default)]
-struct AppLog(Arc<Mutex<Vec<Received>>>);
+pub(crate) struct AppLog(Arc<Mutex<Vec<Received>>>);
 
 impl AppLog {
-    fn all(&self) -> Vec<Received> {
+    pub(crate) fn all(&self) -> Vec<Received> {
         self.0.lock().map(|v| v.clone()).unwrap_or_default()
     }
     fn len(&self) -> usize {
@@ -274,7 +278,7 @@ async fn echo(State(log): State<AppLog>, uri: Uri, headers: HeaderMap) -> Json<V
 }
 
 /// Starts the upstream app on a loopback port; it runs until the runtime ends.
-async fn start_app() -> Result<(SocketAddr, AppLog)> {
+pub(crate) async fn start_app() -> Result<(SocketAddr, AppLog)> {
     let log = AppLog::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;

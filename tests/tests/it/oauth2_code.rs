@@ -53,16 +53,36 @@ pub fn query_param(location: &str, name: &str) -> Option<String> {
 /// GET the authorize URL (path and query) with the cookie: the consent page's form fields.
 pub async fn consent_form(web: &Web, cookie: &str, path: &str) -> Result<Vec<(String, String)>> {
     let h = cookie_header(cookie);
-    let r = web.get_with(path, &AuthReq { cookie_header: Some(&h), ..AuthReq::default() }).await?;
+    let r = web
+        .get_with(
+            path,
+            &AuthReq {
+                cookie_header: Some(&h),
+                ..AuthReq::default()
+            },
+        )
+        .await?;
     ensure!(r.status == 200, "consent page: {}", r.describe());
     let fields = hidden_fields(&r.body);
-    ensure!(fields.iter().any(|(k, _)| k == "csrf_token"), "no CSRF token: {}", r.body);
+    ensure!(
+        fields.iter().any(|(k, _)| k == "csrf_token"),
+        "no CSRF token: {}",
+        r.body
+    );
     Ok(fields)
 }
 
 /// POST the consent form with `decision`; the redirect's Location.
-pub async fn decide(web: &Web, cookie: &str, fields: &[(String, String)], decision: &str) -> Result<String> {
-    let mut f: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+pub async fn decide(
+    web: &Web,
+    cookie: &str,
+    fields: &[(String, String)],
+    decision: &str,
+) -> Result<String> {
+    let mut f: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     f.push(("decision", decision));
     let r = web.post_form("/oauth2/authorize", Some(cookie), &f).await?;
     ensure!(r.status == 303, "consent POST: {}", r.describe());
@@ -70,7 +90,10 @@ pub async fn decide(web: &Web, cookie: &str, fields: &[(String, String)], decisi
 }
 
 fn authorize_path(pairs: &[(&str, &str)]) -> String {
-    format!("/oauth2/authorize?{}", crate::authd_http::form_encode(pairs))
+    format!(
+        "/oauth2/authorize?{}",
+        crate::authd_http::form_encode(pairs)
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,65 +111,191 @@ async fn authorization_code_pkce_code_reuse_and_refresh_rotation_across_nodes() 
         "grant_types": ["authorization_code", "refresh_token"], "redirect_uris": [CB],
         "scopes": ["profile:read", "submission:read", "fulltext:read"], "url": "https://app.example"})).await?;
     let secret = secret.context("secret")?;
-    let token_url = |n: u64| -> Result<String> { Ok(format!("http://{}/oauth2/token", cluster.node(n)?.http)) };
-    let base = [("response_type", "code"), ("client_id", id.as_str()), ("redirect_uri", CB), ("state", "xyz"),
-        ("code_challenge", CHALLENGE), ("code_challenge_method", "S256")];
+    let token_url =
+        |n: u64| -> Result<String> { Ok(format!("http://{}/oauth2/token", cluster.node(n)?.http)) };
+    let base = [
+        ("response_type", "code"),
+        ("client_id", id.as_str()),
+        ("redirect_uri", CB),
+        ("state", "xyz"),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ];
 
     // Bad client or redirect URI: an error page, never a redirect.
     for (what, path) in [
-        ("unknown client", authorize_path(&[("response_type", "code"), ("client_id", "nope"), ("redirect_uri", CB)])),
-        ("foreign redirect", authorize_path(&[("response_type", "code"), ("client_id", &id), ("redirect_uri", "https://evil.example/cb")])),
+        (
+            "unknown client",
+            authorize_path(&[
+                ("response_type", "code"),
+                ("client_id", "nope"),
+                ("redirect_uri", CB),
+            ]),
+        ),
+        (
+            "foreign redirect",
+            authorize_path(&[
+                ("response_type", "code"),
+                ("client_id", &id),
+                ("redirect_uri", "https://evil.example/cb"),
+            ]),
+        ),
     ] {
         let r = w1.get_with(&path, &AuthReq::anonymous()).await?;
-        ensure!(r.status == 400 && r.location.is_none(), "{what}: {}", r.describe());
-        ensure!(r.content_type.as_deref().is_some_and(|c| c.starts_with("text/html")), "{what}: {}", r.describe());
+        ensure!(
+            r.status == 400 && r.location.is_none(),
+            "{what}: {}",
+            r.describe()
+        );
+        ensure!(
+            r.content_type
+                .as_deref()
+                .is_some_and(|c| c.starts_with("text/html")),
+            "{what}: {}",
+            r.describe()
+        );
     }
     // Other errors go back to the client with state.
     for (what, path, want) in [
-        ("response_type", authorize_path(&[("response_type", "token"), ("client_id", &id), ("redirect_uri", CB), ("state", "xyz")]), "unsupported_response_type"),
-        ("plain PKCE", authorize_path(&[("response_type", "code"), ("client_id", &id), ("redirect_uri", CB), ("state", "xyz"), ("code_challenge", CHALLENGE), ("code_challenge_method", "plain")]), "invalid_request"),
-        ("bad scope", authorize_path(&[("response_type", "code"), ("client_id", &id), ("redirect_uri", CB), ("state", "xyz"), ("scope", "upload:read")]), "invalid_scope"),
+        (
+            "response_type",
+            authorize_path(&[
+                ("response_type", "token"),
+                ("client_id", &id),
+                ("redirect_uri", CB),
+                ("state", "xyz"),
+            ]),
+            "unsupported_response_type",
+        ),
+        (
+            "plain PKCE",
+            authorize_path(&[
+                ("response_type", "code"),
+                ("client_id", &id),
+                ("redirect_uri", CB),
+                ("state", "xyz"),
+                ("code_challenge", CHALLENGE),
+                ("code_challenge_method", "plain"),
+            ]),
+            "invalid_request",
+        ),
+        (
+            "bad scope",
+            authorize_path(&[
+                ("response_type", "code"),
+                ("client_id", &id),
+                ("redirect_uri", CB),
+                ("state", "xyz"),
+                ("scope", "upload:read"),
+            ]),
+            "invalid_scope",
+        ),
     ] {
         let r = w1.get_with(&path, &AuthReq::anonymous()).await?;
-        let loc = r.location.clone().context(format!("{what}: no redirect: {}", r.describe()))?;
-        ensure!(loc.starts_with(CB) && query_param(&loc, "error").as_deref() == Some(want) && query_param(&loc, "state").as_deref() == Some("xyz"), "{what}: {loc}");
+        let loc = r
+            .location
+            .clone()
+            .context(format!("{what}: no redirect: {}", r.describe()))?;
+        ensure!(
+            loc.starts_with(CB)
+                && query_param(&loc, "error").as_deref() == Some(want)
+                && query_param(&loc, "state").as_deref() == Some("xyz"),
+            "{what}: {loc}"
+        );
     }
     // Anonymous: to the login page, which comes back here.
     let path = authorize_path(&base);
     let r = w1.get_with(&path, &AuthReq::anonymous()).await?;
     let loc = r.location.clone().context("login redirect")?;
     let next = query_param(&format!("http://x{loc}"), "next_page").context("next_page")?;
-    ensure!(loc.starts_with("/login?") && next == path, "{loc} -> {next}");
+    ensure!(
+        loc.starts_with("/login?") && next == path,
+        "{loc} -> {next}"
+    );
 
     // Log in on node 1, consent on node 2 (fields) and node 3 (POST).
     let cookie = w1.login_ok(&name, PASSWORD).await?;
     let h = cookie_header(&cookie);
-    let page = w2.get_with(&path, &AuthReq { cookie_header: Some(&h), ..AuthReq::default() }).await?;
+    let page = w2
+        .get_with(
+            &path,
+            &AuthReq {
+                cookie_header: Some(&h),
+                ..AuthReq::default()
+            },
+        )
+        .await?;
     ensure!(page.status == 200, "{}", page.describe());
-    ensure!(page.body.contains("View your arXiv profile") && page.body.contains("Reader &#60;App&#62;"), "labels and escaping: {}", page.body);
-    ensure!(!page.body.contains("fulltext:read"), "a scope the user lacks is not offered: {}", page.body);
+    ensure!(
+        page.body.contains("View your arXiv profile") && page.body.contains("Reader &#60;App&#62;"),
+        "labels and escaping: {}",
+        page.body
+    );
+    ensure!(
+        !page.body.contains("fulltext:read"),
+        "a scope the user lacks is not offered: {}",
+        page.body
+    );
     let fields = hidden_fields(&page.body);
     // A forged or altered form is refused with a page, not a redirect.
-    let mut forged: Vec<(String, String)> = fields.iter().map(|(k, v)| if k == "csrf_token" { (k.clone(), "1.00".into()) } else { (k.clone(), v.clone()) }).collect();
+    let mut forged: Vec<(String, String)> = fields
+        .iter()
+        .map(|(k, v)| {
+            if k == "csrf_token" {
+                (k.clone(), "1.00".into())
+            } else {
+                (k.clone(), v.clone())
+            }
+        })
+        .collect();
     forged.push(("decision".into(), "approve".into()));
-    let f: Vec<(&str, &str)> = forged.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let f: Vec<(&str, &str)> = forged
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let r = w3.post_form("/oauth2/authorize", Some(&cookie), &f).await?;
-    ensure!(r.status == 403 && r.location.is_none(), "forged CSRF: {}", r.describe());
+    ensure!(
+        r.status == 403 && r.location.is_none(),
+        "forged CSRF: {}",
+        r.describe()
+    );
     let other = uniq("mallory");
     create_user(&cluster.api(1), &other).await?;
     let mallory = w1.login_ok(&other, PASSWORD).await?;
-    let f: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).chain([("decision", "approve")]).collect();
-    let r = w3.post_form("/oauth2/authorize", Some(&mallory), &f).await?;
-    ensure!(r.status == 403, "a form minted for another session: {}", r.describe());
+    let f: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain([("decision", "approve")])
+        .collect();
+    let r = w3
+        .post_form("/oauth2/authorize", Some(&mallory), &f)
+        .await?;
+    ensure!(
+        r.status == 403,
+        "a form minted for another session: {}",
+        r.describe()
+    );
     let loc = decide(w3, &cookie, &fields, "deny").await?;
-    ensure!(query_param(&loc, "error").as_deref() == Some("access_denied") && query_param(&loc, "state").as_deref() == Some("xyz"), "{loc}");
+    ensure!(
+        query_param(&loc, "error").as_deref() == Some("access_denied")
+            && query_param(&loc, "state").as_deref() == Some("xyz"),
+        "{loc}"
+    );
     let loc = decide(w3, &cookie, &fields, "approve").await?;
-    ensure!(loc.starts_with(CB) && query_param(&loc, "state").as_deref() == Some("xyz"), "{loc}");
+    ensure!(
+        loc.starts_with(CB) && query_param(&loc, "state").as_deref() == Some("xyz"),
+        "{loc}"
+    );
     let code = query_param(&loc, "code").context("code")?;
 
     // PKCE mismatch, redirect mismatch: invalid_grant (and the code survives them).
     let exchange = |code: &str, verifier: &str, redirect: &str| {
-        vec![("grant_type", "authorization_code".to_owned()), ("code", code.to_owned()), ("redirect_uri", redirect.to_owned()), ("code_verifier", verifier.to_owned())]
+        vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code.to_owned()),
+            ("redirect_uri", redirect.to_owned()),
+            ("code_verifier", verifier.to_owned()),
+        ]
     };
     let send = |n: u64, f: Vec<(&'static str, String)>| {
         let http = http.clone();
@@ -162,15 +311,24 @@ async fn authorization_code_pkce_code_reuse_and_refresh_rotation_across_nodes() 
     let r = send(1, exchange(&code, VERIFIER, "https://app.example/other")).await?;
     ensure!(r.error(400)? == "invalid_grant", "redirect mismatch: {r:?}");
     let r = send(1, exchange(&code, VERIFIER, CB)).await?;
-    ensure!(r.field("scope")? == "profile:read submission:read", "requested ∩ client's ∩ user's: {r:?}");
+    ensure!(
+        r.field("scope")? == "profile:read submission:read",
+        "requested ∩ client's ∩ user's: {r:?}"
+    );
     let access = r.field("access_token")?;
     ensure!(r.field("refresh_token").is_ok(), "{r:?}");
     let jwt_key = jwt_secret(&cluster)?;
     let (status, jwt) = bearer(w2, &access).await?;
     ensure!(status == 200, "delegated token on node 2: {status}");
     let claims = verify_hs256(jwt.as_deref().context("JWT")?, &jwt_key)?;
-    ensure!(claims["user"]["username"] == name.as_str() && claims["client"]["client_id"] == id.as_str(), "{claims}");
-    ensure!(claims["authorizations"]["scopes"] == json!(["profile:read", "submission:read"]), "{claims}");
+    ensure!(
+        claims["user"]["username"] == name.as_str() && claims["client"]["client_id"] == id.as_str(),
+        "{claims}"
+    );
+    ensure!(
+        claims["authorizations"]["scopes"] == json!(["profile:read", "submission:read"]),
+        "{claims}"
+    );
     // Code reuse: refused, and the tokens it produced are revoked everywhere.
     let r = send(2, exchange(&code, VERIFIER, CB)).await?;
     ensure!(r.error(400)? == "invalid_grant", "code reuse: {r:?}");
@@ -178,29 +336,45 @@ async fn authorization_code_pkce_code_reuse_and_refresh_rotation_across_nodes() 
 
     // A fresh grant, then refresh rotation and reuse detection.
     let fields = crate::oauth2_code::consent_form(w1, &cookie, &path).await?;
-    let code = query_param(&decide(w2, &cookie, &fields, "approve").await?, "code").context("code")?;
+    let code =
+        query_param(&decide(w2, &cookie, &fields, "approve").await?, "code").context("code")?;
     let r = send(3, exchange(&code, VERIFIER, CB)).await?;
     let (a1, r1) = (r.field("access_token")?, r.field("refresh_token")?);
     let refresh = |t: &str, scope: Option<&str>| {
-        let mut f = vec![("grant_type", "refresh_token".to_owned()), ("refresh_token", t.to_owned())];
+        let mut f = vec![
+            ("grant_type", "refresh_token".to_owned()),
+            ("refresh_token", t.to_owned()),
+        ];
         if let Some(s) = scope {
             f.push(("scope", s.to_owned()));
         }
         f
     };
     let r = send(1, refresh(&r1, Some("fulltext:read"))).await?;
-    ensure!(r.error(400)? == "invalid_scope", "wider than the grant: {r:?}");
+    ensure!(
+        r.error(400)? == "invalid_scope",
+        "wider than the grant: {r:?}"
+    );
     let r = send(1, refresh(&r1, Some("profile:read"))).await?;
     let (a2, r2) = (r.field("access_token")?, r.field("refresh_token")?);
-    ensure!(r2 != r1 && r.field("scope")? == "profile:read", "rotation: {r:?}");
+    ensure!(
+        r2 != r1 && r.field("scope")? == "profile:read",
+        "rotation: {r:?}"
+    );
     bearer_everywhere(&nodes, &a2, 200).await?;
     let r = send(2, refresh(&r1, None)).await?;
-    ensure!(r.error(400)? == "invalid_grant", "reused refresh token: {r:?}");
+    ensure!(
+        r.error(400)? == "invalid_grant",
+        "reused refresh token: {r:?}"
+    );
     for t in [&a1, &a2] {
         bearer_everywhere(&nodes, t, 401).await?;
     }
     let r = send(3, refresh(&r2, None)).await?;
-    ensure!(r.error(400)? == "invalid_grant", "the family is gone: {r:?}");
+    ensure!(
+        r.error(400)? == "invalid_grant",
+        "the family is gone: {r:?}"
+    );
     let r = send(3, refresh("garbage.1", None)).await?;
     ensure!(r.error(400)? == "invalid_grant", "{r:?}");
     let r = send(3, exchange("garbage.1", VERIFIER, CB)).await?;
@@ -217,26 +391,74 @@ async fn public_clients_must_use_pkce_and_authenticate_by_id_only() -> Result<()
     let name = uniq("pub");
     create_user(&cluster.api(1), &name).await?;
     let cb = "http://127.0.0.1:9/cb";
-    let (id, secret) = register(&cluster, 1, json!({"name": "native", "owner": name, "public": true,
-        "grant_types": ["authorization_code"], "redirect_uris": [cb], "scopes": ["profile:read"]})).await?;
+    let (id, secret) = register(
+        &cluster,
+        1,
+        json!({"name": "native", "owner": name, "public": true,
+        "grant_types": ["authorization_code"], "redirect_uris": [cb], "scopes": ["profile:read"]}),
+    )
+    .await?;
     ensure!(secret.is_none(), "a public client has no secret");
-    let no_pkce = authorize_path(&[("response_type", "code"), ("client_id", &id), ("state", "s")]);
+    let no_pkce = authorize_path(&[
+        ("response_type", "code"),
+        ("client_id", &id),
+        ("state", "s"),
+    ]);
     let r = w.get_with(&no_pkce, &AuthReq::anonymous()).await?;
     let loc = r.location.context("redirect")?;
-    ensure!(loc.starts_with(cb) && query_param(&loc, "error").as_deref() == Some("invalid_request"), "PKCE is required: {loc}");
+    ensure!(
+        loc.starts_with(cb) && query_param(&loc, "error").as_deref() == Some("invalid_request"),
+        "PKCE is required: {loc}"
+    );
     let cookie = w.login_ok(&name, PASSWORD).await?;
-    let path = authorize_path(&[("response_type", "code"), ("client_id", &id), ("code_challenge", CHALLENGE), ("code_challenge_method", "S256")]);
+    let path = authorize_path(&[
+        ("response_type", "code"),
+        ("client_id", &id),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ]);
     let fields = consent_form(w, &cookie, &path).await?;
-    let code = query_param(&decide(w, &cookie, &fields, "approve").await?, "code").context("code")?;
+    let code =
+        query_param(&decide(w, &cookie, &fields, "approve").await?, "code").context("code")?;
     let url = format!("http://{}/oauth2/token", cluster.node(2)?.http);
-    let r = post_form(&http, &url, &[("grant_type", "authorization_code"), ("code", &code), ("client_id", &id)], None).await?;
+    let r = post_form(
+        &http,
+        &url,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("client_id", &id),
+        ],
+        None,
+    )
+    .await?;
     ensure!(r.error(400)? == "invalid_grant", "no verifier: {r:?}");
-    let r = post_form(&http, &url, &[("grant_type", "authorization_code"), ("code", &code), ("client_id", &id), ("code_verifier", VERIFIER)], None).await?;
+    let r = post_form(
+        &http,
+        &url,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("client_id", &id),
+            ("code_verifier", VERIFIER),
+        ],
+        None,
+    )
+    .await?;
     let access = r.field("access_token")?;
-    ensure!(r.body.get("refresh_token").is_none(), "no refresh grant registered: {r:?}");
+    ensure!(
+        r.body.get("refresh_token").is_none(),
+        "no refresh grant registered: {r:?}"
+    );
     bearer_everywhere(&nodes, &access, 200).await?;
     // A public client cannot use a secret it does not have, nor revoke another client's token.
-    let r = post_form(&http, &url, &[("grant_type", "authorization_code"), ("code", &code)], Some((&id, "guess"))).await?;
+    let r = post_form(
+        &http,
+        &url,
+        &[("grant_type", "authorization_code"), ("code", &code)],
+        Some((&id, "guess")),
+    )
+    .await?;
     ensure!(r.error(401)? == "invalid_client", "{r:?}");
     Ok(())
 }
