@@ -48,6 +48,8 @@ enum Scenario {
     Revocation(scenarios::revocation::Args),
     /// `/auth` p99 idle and during a flood of wrong-password logins (issue 4).
     LoginFlood(scenarios::login_flood::Args),
+    /// OAuth2 client-credentials grants/s through a 3-node cluster, beside Ory Hydra (issue 6).
+    Token(scenarios::token::Args),
     /// The `auth` ceiling: a bare axum "200" server in its own process (started by `auth`).
     #[command(hide = true)]
     Hello(hello::Args),
@@ -86,6 +88,7 @@ fn run(cli: Cli) -> Result<()> {
             Scenario::Auth(args) => scenarios::auth::run(args, threads).await,
             Scenario::Revocation(args) => scenarios::revocation::run(args).await,
             Scenario::LoginFlood(args) => scenarios::login_flood::run(args, threads).await,
+            Scenario::Token(args) => scenarios::token::run(args).await,
             // Served above, on its own runtime.
             Scenario::Hello(_) => Ok(()),
         }

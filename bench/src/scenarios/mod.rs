@@ -11,6 +11,7 @@ pub mod auth;
 pub mod login_flood;
 pub mod revocation;
 pub mod sessions;
+pub mod token;
 pub mod writes;
 
 use std::collections::BTreeMap;
