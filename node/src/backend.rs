@@ -357,6 +357,9 @@ impl Backend for NodeBackend {
                 grant_types: c.grant_types.iter().cloned().collect(),
                 scopes: c.scopes.iter().cloned().collect(),
                 public: c.secret_digest.is_none(),
+                url: c.url.clone(),
+                description: c.description.clone(),
+                created_ms: c.created_ms,
             })
             .collect();
         let next = if items.len() > limit {

@@ -250,6 +250,15 @@ pub struct ClientView {
     pub scopes: Vec<String>,
     /// Public (no secret).
     pub public: bool,
+    /// Home page.
+    #[serde(default)]
+    pub url: String,
+    /// What it is for.
+    #[serde(default)]
+    pub description: String,
+    /// Registration time, Unix ms.
+    #[serde(default)]
+    pub created_ms: u64,
 }
 
 /// A page of a list: `next` is the cursor for `?after=`.

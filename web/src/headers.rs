@@ -24,11 +24,20 @@ pub fn secure_pages<S: Clone + Send + Sync + 'static>(router: Router<S>, hsts: b
             HeaderValue::from_static(value),
         ));
     }
-    if hsts {
-        r = r.layer(SetResponseHeaderLayer::overriding(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
-        ));
+    strict_transport(r, hsts)
+}
+
+/// Add HSTS when `on` (cookies are `Secure`, i.e. authd is served over HTTPS); the OAuth2
+/// routes set their other page headers themselves (their CSP depends on the client).
+pub fn strict_transport<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    on: bool,
+) -> Router<S> {
+    if !on {
+        return router;
     }
-    r
+    router.layer(SetResponseHeaderLayer::overriding(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+    ))
 }

@@ -17,7 +17,10 @@ pub fn router<B: Accounts + crate::oauth2::OAuthBackend>(backend: B) -> Router {
     let hsts = backend.settings().cookie.secure;
     Router::new()
         .merge(headers::secure_pages(pages::router::<B>(), hsts))
-        .merge(crate::oauth2::router::<B>())
+        .merge(headers::strict_transport(
+            crate::oauth2::router::<B>(),
+            hsts,
+        ))
         .route("/healthz", get(healthz))
         .route("/auth", get(authn::auth::<B>))
         .route("/readyz", get(readyz::<B>))

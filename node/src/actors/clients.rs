@@ -60,6 +60,16 @@ fn validate(req: &NewClientRequest) -> Result<(), BackendError> {
             "redirect URI {u:?} must be https (or http on loopback), without fragment"
         )));
     }
+    let url = req.url.to_ascii_lowercase();
+    if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://"))
+        || req.url.len() > 2048
+        || req.url.chars().any(char::is_whitespace)
+    {
+        return bad("url must be an http(s) URL (it is a link on the consent page)");
+    }
+    if req.description.len() > 4000 {
+        return bad("description must be at most 4000 characters");
+    }
     if let Some(s) = req.scopes.iter().find(|s| s.parse::<Scope>().is_err()) {
         return Err(BackendError::Invalid(format!(
             "scope {s:?} is not domain:action[:resource]"

@@ -206,11 +206,14 @@ impl NodeBackend {
                     now,
                     now + ACCESS_TTL_MS,
                 )?;
+                // RFC 6749 §6: the new refresh token keeps the old one's scope; only the
+                // access token is narrowed.
+                let kept: Vec<String> = old.scopes.iter().cloned().collect();
                 let (r, rt) = new_token(
                     TokenKind::Refresh,
                     old.user_id,
                     &client.id,
-                    &scopes,
+                    &kept,
                     now,
                     old.expires_ms,
                 )?;

@@ -362,15 +362,19 @@ async fn authorization_code_pkce_code_reuse_and_refresh_rotation_across_nodes() 
         "rotation: {r:?}"
     );
     bearer_everywhere(&nodes, &a2, 200).await?;
+    // The rotated refresh token keeps the grant's full scope (RFC 6749 §6).
+    let r = send(2, refresh(&r2, None)).await?;
+    let (a3, r3) = (r.field("access_token")?, r.field("refresh_token")?);
+    ensure!(r.field("scope")? == "profile:read submission:read", "{r:?}");
     let r = send(2, refresh(&r1, None)).await?;
     ensure!(
         r.error(400)? == "invalid_grant",
         "reused refresh token: {r:?}"
     );
-    for t in [&a1, &a2] {
+    for t in [&a1, &a2, &a3] {
         bearer_everywhere(&nodes, t, 401).await?;
     }
-    let r = send(3, refresh(&r2, None)).await?;
+    let r = send(3, refresh(&r3, None)).await?;
     ensure!(
         r.error(400)? == "invalid_grant",
         "the family is gone: {r:?}"
