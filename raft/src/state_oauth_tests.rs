@@ -7,38 +7,16 @@
 
 use std::collections::BTreeSet;
 
-use authd_auth::{AuthCode, Client, Token, TokenKind};
+use authd_auth::{AuthCode, Token, TokenKind};
 
-use crate::command::{Applied, Command, NewUser, Rejected};
+use crate::command::{Applied, Command, Rejected};
 use crate::state::State;
+use crate::state::tests::{client, new_user};
 
 fn setup() -> State {
     let mut s = State::default();
-    s.apply(&Command::CreateUser(NewUser {
-        id: None,
-        username: "alice".into(),
-        email: "alice@example.org".into(),
-        name: None,
-        profile: None,
-        verified: true,
-        roles: BTreeSet::from(["user".to_owned()]),
-        password_hash: "$argon2id$stub".into(),
-        created_ms: 1,
-    }))
-    .unwrap();
-    s.apply(&Command::CreateClient(Client {
-        id: "c1".into(),
-        name: "c".into(),
-        url: String::new(),
-        description: String::new(),
-        owner_id: 1,
-        redirect_uris: vec!["https://app.example/cb".into()],
-        grant_types: BTreeSet::new(),
-        scopes: BTreeSet::new(),
-        secret_digest: None,
-        created_ms: 0,
-    }))
-    .unwrap();
+    s.apply(&new_user("alice")).unwrap();
+    s.apply(&client("c1", 1)).unwrap();
     s.apply(&Command::CreateCode(code("k1", 100))).unwrap();
     s
 }

@@ -11,7 +11,7 @@ use authd_auth::{Client, Session, Token, TokenKind};
 
 use super::*;
 
-fn new_user(name: &str) -> Command {
+pub(super) fn new_user(name: &str) -> Command {
     Command::CreateUser(NewUser {
         id: None,
         username: name.into(),
@@ -50,7 +50,7 @@ fn token(digest: &str, user_id: Option<u64>, client_id: Option<&str>, expires_ms
     })
 }
 
-fn client(id: &str, owner_id: u64) -> Command {
+pub(super) fn client(id: &str, owner_id: u64) -> Command {
     Command::CreateClient(Client {
         id: id.into(),
         name: "c".into(),

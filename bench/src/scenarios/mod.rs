@@ -133,6 +133,48 @@ pub fn bench_client(concurrency: usize) -> Result<reqwest::Client> {
         .context("building the benchmark HTTP client")
 }
 
+/// `path` on every node of the cluster, in node-id order (workers rotate over them).
+pub fn node_urls(cluster: &Cluster, path: &str) -> Result<std::sync::Arc<[reqwest::Url]>> {
+    Ok(cluster
+        .node_ids()
+        .into_iter()
+        .map(|id| {
+            let url = cluster.api(id).url(path);
+            reqwest::Url::parse(&url).with_context(|| format!("parsing {url}"))
+        })
+        .collect::<Result<Vec<_>>>()?
+        .into())
+}
+
+/// Which of `n` nodes request `seq` of client `first` goes to: client `first` starts at node
+/// `first % n`, then rotates.
+pub fn rotate(first: usize, seq: u64, n: usize) -> usize {
+    let n = n.max(1);
+    (first + (seq % n as u64) as usize) % n
+}
+
+/// A worker's answer: `Ok(body)` when the status is `want`, else a short description.
+pub async fn expect_status(
+    sent: reqwest::Result<reqwest::Response>,
+    idx: usize,
+    want: reqwest::StatusCode,
+) -> Result<bytes::Bytes, String> {
+    let resp = sent.map_err(|e| format!("node #{idx}: {e}"))?;
+    let status = resp.status();
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| format!("node #{idx}: reading the body: {e}"))?;
+    if status == want {
+        return Ok(body);
+    }
+    let text = String::from_utf8_lossy(&body);
+    Err(format!(
+        "node #{idx}: HTTP {status}: {}",
+        text.chars().take(200).collect::<String>()
+    ))
+}
+
 /// Reads every node's CPU time and `/metrics`.
 pub struct ClusterProbe {
     pids: BTreeMap<u64, u32>,

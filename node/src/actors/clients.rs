@@ -1,9 +1,10 @@
-//! The client-registry actor: register and revoke OAuth2 API clients.
+//! The client-registry actor: register and revoke OAuth2 API clients, and propose their grants
+//! (codes, redemptions, rotations, tokens), whose single use the state machine decides.
 
 use std::collections::BTreeSet;
 
 use authd_auth::{Client, Scope};
-use authd_raft::Command;
+use authd_raft::{Command, Reply};
 use authd_web::{BackendError, ClientCreated, NewClientRequest};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
@@ -19,6 +20,8 @@ pub enum ClientsMsg {
     ),
     /// Remove a client and its tokens.
     Revoke(String, RpcReplyPort<Result<u64, BackendError>>),
+    /// Propose one OAuth2 grant command; the state machine's verdict and the log index.
+    Grant(Command, RpcReplyPort<Result<(Reply, u64), BackendError>>),
 }
 
 /// Stateless: all state is replicated.
@@ -109,6 +112,14 @@ impl Actor for ClientsActor {
             ClientsMsg::Revoke(client_id, reply) => {
                 reply_later(reply, async move {
                     deps.ended(Command::RevokeClient { client_id }).await
+                });
+            }
+            ClientsMsg::Grant(cmd, reply) => {
+                reply_later(reply, async move {
+                    deps.proposer
+                        .propose_indexed(cmd)
+                        .await
+                        .map_err(|e| BackendError::Unavailable(e.to_string()))
                 });
             }
         }

@@ -6,7 +6,6 @@
 //! commands that pile up meanwhile.
 
 pub mod clients;
-pub mod oauth2;
 pub mod sessions;
 pub mod supervisor;
 pub mod users;

@@ -8,7 +8,6 @@ use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SupervisionEvent};
 
 use super::Deps;
 use super::clients::{ClientsActor, ClientsMsg};
-use super::oauth2::{OAuthActor, OAuthMsg};
 use super::sessions::{SessionsActor, SessionsMsg};
 use super::users::{UsersActor, UsersMsg};
 
@@ -21,8 +20,6 @@ pub struct ActorSlots {
     pub sessions: ArcSwapOption<ActorRef<SessionsMsg>>,
     /// Client-registry actor.
     pub clients: ArcSwapOption<ActorRef<ClientsMsg>>,
-    /// OAuth2 grants actor.
-    pub oauth2: ArcSwapOption<ActorRef<OAuthMsg>>,
 }
 
 /// The root of a node's actor tree.
@@ -52,12 +49,6 @@ async fn spawn_clients(me: &ActorCell, st: &SupState) -> Result<(), ActorProcess
     Ok(())
 }
 
-async fn spawn_oauth2(me: &ActorCell, st: &SupState) -> Result<(), ActorProcessingErr> {
-    let (r, _) = Actor::spawn_linked(None, OAuthActor, st.deps.clone(), me.clone()).await?;
-    st.slots.oauth2.store(Some(r.into()));
-    Ok(())
-}
-
 fn is(cell: &ActorCell, slot: Option<ractor::ActorId>) -> bool {
     slot == Some(cell.get_id())
 }
@@ -76,7 +67,6 @@ impl Actor for Supervisor {
         spawn_users(&me.get_cell(), &st).await?;
         spawn_sessions(&me.get_cell(), &st).await?;
         spawn_clients(&me.get_cell(), &st).await?;
-        spawn_oauth2(&me.get_cell(), &st).await?;
         Ok(st)
     }
 
@@ -96,7 +86,6 @@ impl Actor for Supervisor {
         let users_id = st.slots.users.load().as_ref().map(|r| r.get_id());
         let sessions_id = st.slots.sessions.load().as_ref().map(|r| r.get_id());
         let clients_id = st.slots.clients.load().as_ref().map(|r| r.get_id());
-        let oauth2_id = st.slots.oauth2.load().as_ref().map(|r| r.get_id());
         let which = if is(&cell, users_id) {
             spawn_users(&me.get_cell(), st).await?;
             "users"
@@ -106,9 +95,6 @@ impl Actor for Supervisor {
         } else if is(&cell, clients_id) {
             spawn_clients(&me.get_cell(), st).await?;
             "clients"
-        } else if is(&cell, oauth2_id) {
-            spawn_oauth2(&me.get_cell(), st).await?;
-            "oauth2"
         } else {
             return Ok(());
         };

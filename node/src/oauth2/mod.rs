@@ -16,8 +16,8 @@ use authd_web::oauth2::{
 use authd_web::{Backend, BackendError};
 use subtle::ConstantTimeEq;
 
+use crate::actors::clients::ClientsMsg;
 use crate::actors::now_ms;
-use crate::actors::oauth2::OAuthMsg;
 use crate::backend::{NodeBackend, ask};
 
 /// Access tokens live an hour.
@@ -78,10 +78,10 @@ fn new_token(
 }
 
 impl NodeBackend {
-    /// Propose through the OAuth2 actor: the state machine's verdict and the entry's index.
+    /// Propose through the client-registry actor: the state machine's verdict and the index.
     async fn propose_oauth(&self, cmd: Command) -> Result<(Reply, u64), OAuthError> {
-        ask(self.inner().slots.oauth2.load_full(), |p| {
-            OAuthMsg::Propose(cmd, p)
+        ask(self.inner().slots.clients.load_full(), |p| {
+            ClientsMsg::Grant(cmd, p)
         })
         .await
         .map_err(unavailable)

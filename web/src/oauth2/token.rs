@@ -1,5 +1,7 @@
 //! `POST /oauth2/token` (RFC 6749 §3.2): parse, authenticate, grant, answer `no-store`.
 
+use std::future::Future;
+
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -34,24 +36,25 @@ fn grant(p: &Params) -> Result<GrantRequest, OAuthError> {
 }
 
 /// Parse the body and the client's credentials (shared with introspection and revocation).
-pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<(Params, ClientAuth), OAuthError> {
+fn parse(headers: &HeaderMap, body: &[u8]) -> Result<(Params, ClientAuth), OAuthError> {
     let basic_sent = headers.contains_key(axum::http::header::AUTHORIZATION);
     let p = Params::form(headers, body)?;
     let auth = client_auth(headers, &p)?.ok_or_else(|| OAuthError::client(basic_sent))?;
     Ok((p, auth))
 }
 
-/// The handler.
-pub async fn token<B: OAuthBackend>(
-    State(b): State<B>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+/// Run a client-authenticated endpoint: parse, call `f`, and answer with its JSON (no-store)
+/// or its error (with the Basic challenge when the client used Basic).
+pub async fn client_endpoint<T, F, Fut>(headers: &HeaderMap, body: &[u8], f: F) -> Response
+where
+    T: serde::Serialize,
+    F: FnOnce(Params, ClientAuth) -> Fut,
+    Fut: Future<Output = Result<T, OAuthError>>,
+{
     let run = async {
-        let (p, auth) = parse(&headers, &body)?;
+        let (p, auth) = parse(headers, body)?;
         let basic = auth.via_basic;
-        let g = grant(&p)?;
-        b.token(auth, g).await.map_err(|mut e| {
+        f(p, auth).await.map_err(|mut e| {
             e.basic = basic;
             e
         })
@@ -67,9 +70,22 @@ pub async fn token<B: OAuthBackend>(
                 e.code,
                 OAuthErrorCode::ServerError | OAuthErrorCode::TemporarilyUnavailable
             ) {
-                tracing::warn!(error = %e, "token request failed on our side");
+                tracing::warn!(error = %e, "OAuth2 request failed on our side");
             }
             e.into_response()
         }
     }
+}
+
+/// The handler.
+pub async fn token<B: OAuthBackend>(
+    State(b): State<B>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    client_endpoint(&headers, &body, |p, auth| async move {
+        let g = grant(&p)?;
+        b.token(auth, g).await
+    })
+    .await
 }

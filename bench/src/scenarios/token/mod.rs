@@ -8,8 +8,6 @@
 mod report;
 mod worker;
 
-use std::sync::Arc;
-
 use anyhow::{Context, Result, anyhow};
 use authd_tests::Cluster;
 
@@ -91,15 +89,7 @@ async fn measure_on(cluster: &Cluster, run: usize, clients: usize, common: &Comm
     let basic = register_client(cluster, leader).await?;
     let probe = ClusterProbe::new(cluster)?;
     let http = bench_client(clients)?;
-    let urls: Arc<[reqwest::Url]> = cluster
-        .node_ids()
-        .into_iter()
-        .map(|id| {
-            let url = cluster.api(id).url(PATH);
-            reqwest::Url::parse(&url).with_context(|| format!("parsing {url}"))
-        })
-        .collect::<Result<Vec<_>>>()?
-        .into();
+    let urls = super::node_urls(cluster, PATH)?;
     let workers: Vec<TokenWorker> = (0..clients)
         .map(|i| TokenWorker::new(http.clone(), urls.clone(), basic.clone(), i))
         .collect();

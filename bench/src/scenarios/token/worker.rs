@@ -75,8 +75,7 @@ impl TokenWorker {
 
 impl Worker for TokenWorker {
     fn class(&self, seq: u64) -> usize {
-        let n = self.urls.len().max(1);
-        (self.first + (seq % n as u64) as usize) % n
+        crate::scenarios::rotate(self.first, seq, self.urls.len())
     }
 
     fn classes(&self) -> usize {
@@ -90,7 +89,7 @@ impl Worker for TokenWorker {
             .get(idx)
             .cloned()
             .ok_or_else(|| "no node URL".to_owned())?;
-        let resp = self
+        let sent = self
             .client
             .post(url)
             .header(AUTHORIZATION, self.basic.clone())
@@ -100,26 +99,13 @@ impl Worker for TokenWorker {
             )
             .body(Bytes::from_static(BODY.as_bytes()))
             .send()
-            .await
-            .map_err(|e| format!("node #{idx}: {e}"))?;
-        let status = resp.status();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| format!("node #{idx}: reading the body: {e}"))?;
-        if status == StatusCode::OK && memchr_token(&body) {
+            .await;
+        let body = crate::scenarios::expect_status(sent, idx, StatusCode::OK).await?;
+        // The body names an access token (cheap check; the tests verify the full response).
+        if body.windows(14).any(|w| w == b"\"access_token\"") {
             Ok(())
         } else {
-            let text = String::from_utf8_lossy(&body);
-            Err(format!(
-                "node #{idx}: HTTP {status}: {}",
-                text.chars().take(200).collect::<String>()
-            ))
+            Err(format!("node #{idx}: 200 without an access token"))
         }
     }
-}
-
-/// The body names an access token (cheap check; the tests verify the full response).
-fn memchr_token(body: &[u8]) -> bool {
-    body.windows(14).any(|w| w == b"\"access_token\"")
 }

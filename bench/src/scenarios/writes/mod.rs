@@ -154,15 +154,7 @@ async fn measure_on(
 
     let http = bench_client(clients)?;
     let node_ids = cluster.node_ids();
-    let urls: Arc<[reqwest::Url]> = node_ids
-        .iter()
-        .copied()
-        .map(|id| {
-            let url = cluster.api(id).url(PATH);
-            reqwest::Url::parse(&url).with_context(|| format!("parsing {url}"))
-        })
-        .collect::<Result<Vec<_>>>()?
-        .into();
+    let urls = super::node_urls(cluster, PATH)?;
     let body = Bytes::from(format!("{{\"user_id\":{user_id}}}"));
     let secret: Arc<[u8]> = cluster.secret().into();
     let workers: Vec<SessionWriter> = (0..clients)

@@ -78,8 +78,7 @@ impl SessionWriter {
 
 impl Worker for SessionWriter {
     fn class(&self, seq: u64) -> usize {
-        let n = self.urls.len().max(1);
-        (self.first + (seq % n as u64) as usize) % n
+        crate::scenarios::rotate(self.first, seq, self.urls.len())
     }
 
     fn classes(&self) -> usize {
@@ -94,28 +93,16 @@ impl Worker for SessionWriter {
             .cloned()
             .ok_or_else(|| "no node URL".to_owned())?;
         let sig = self.signature()?;
-        let resp = self
+        let sent = self
             .client
             .post(url)
             .header(HeaderName::from_static(authd_web::cli_auth::HEADER), sig)
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
             .body(self.body.clone())
             .send()
+            .await;
+        crate::scenarios::expect_status(sent, idx, StatusCode::CREATED)
             .await
-            .map_err(|e| format!("node #{idx}: {e}"))?;
-        let status = resp.status();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| format!("node #{idx}: reading the body: {e}"))?;
-        if status == StatusCode::CREATED {
-            Ok(())
-        } else {
-            let text = String::from_utf8_lossy(&body);
-            Err(format!(
-                "node #{idx}: HTTP {status}: {}",
-                text.chars().take(200).collect::<String>()
-            ))
-        }
+            .map(|_| ())
     }
 }
