@@ -260,7 +260,11 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
         page_key: page_key(&spec.secrets.jwt)?,
         public_url,
         oauth: authd_web::oauth2::OAuthSettings {
-            issuer: spec.web.issuer.clone(),
+            issuer: spec
+                .web
+                .issuer
+                .clone()
+                .or_else(|| spec.mail.public_url.clone()),
             // Derived from the JWT secret, so every node checks the consent forms of every other.
             csrf_key: authd_auth::token_digest(&format!(
                 "authd-oauth2-csrf-v1:{}",
