@@ -26,6 +26,7 @@ mod pages_register;
 mod oauth2;
 mod oauth2_code;
 mod oauth2_interop;
+mod oauth2_util;
 mod repo_cluster_toml;
 mod revocation;
 mod util;

@@ -6,95 +6,17 @@ use anyhow::{Context, Result, bail, ensure};
 use authd_tests::Cluster;
 use serde_json::json;
 
-use crate::authd_http::{AuthReq, Web, cookie_header, jwt_secret, verify_hs256, web_client, webs};
-use crate::oauth2::{bearer, bearer_everywhere, post_form, register};
+use crate::authd_http::{AuthReq, cookie_header, jwt_secret, verify_hs256, web_client, webs};
+use crate::oauth2_util::{
+    authorize_path, bearer, bearer_everywhere, consent_form, decide, hidden_fields, post_form,
+    query_param, register,
+};
 use crate::util::{PASSWORD, create_user, uniq};
 
 const CB: &str = "https://app.example/cb";
 /// RFC 7636 appendix B.
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-
-fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&#34;", "\"")
-        .replace("&#x27;", "'")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&#60;", "<")
-        .replace("&gt;", ">")
-        .replace("&#62;", ">")
-        .replace("&amp;", "&")
-        .replace("&#38;", "&")
-}
-
-/// The hidden inputs of the consent form, in order.
-pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
-    html.split("<input type=\"hidden\" name=\"")
-        .skip(1)
-        .filter_map(|rest| {
-            let (name, rest) = rest.split_once('"')?;
-            let rest = rest.strip_prefix(" value=\"")?;
-            let (value, _) = rest.split_once('"')?;
-            Some((name.to_owned(), unescape(value)))
-        })
-        .collect()
-}
-
-/// One query parameter of a URL.
-pub fn query_param(location: &str, name: &str) -> Option<String> {
-    url::Url::parse(location)
-        .ok()?
-        .query_pairs()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-}
-
-/// GET the authorize URL (path and query) with the cookie: the consent page's form fields.
-pub async fn consent_form(web: &Web, cookie: &str, path: &str) -> Result<Vec<(String, String)>> {
-    let h = cookie_header(cookie);
-    let r = web
-        .get_with(
-            path,
-            &AuthReq {
-                cookie_header: Some(&h),
-                ..AuthReq::default()
-            },
-        )
-        .await?;
-    ensure!(r.status == 200, "consent page: {}", r.describe());
-    let fields = hidden_fields(&r.body);
-    ensure!(
-        fields.iter().any(|(k, _)| k == "csrf_token"),
-        "no CSRF token: {}",
-        r.body
-    );
-    Ok(fields)
-}
-
-/// POST the consent form with `decision`; the redirect's Location.
-pub async fn decide(
-    web: &Web,
-    cookie: &str,
-    fields: &[(String, String)],
-    decision: &str,
-) -> Result<String> {
-    let mut f: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    f.push(("decision", decision));
-    let r = web.post_form("/oauth2/authorize", Some(cookie), &f).await?;
-    ensure!(r.status == 303, "consent POST: {}", r.describe());
-    r.location.context("no Location")
-}
-
-fn authorize_path(pairs: &[(&str, &str)]) -> String {
-    format!(
-        "/oauth2/authorize?{}",
-        crate::authd_http::form_encode(pairs)
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authorization_code_pkce_code_reuse_and_refresh_rotation_across_nodes() -> Result<()> {
@@ -335,7 +257,7 @@ async fn authorization_code_pkce_code_reuse_and_refresh_rotation_across_nodes() 
     bearer_everywhere(&nodes, &access, 401).await?;
 
     // A fresh grant, then refresh rotation and reuse detection.
-    let fields = crate::oauth2_code::consent_form(w1, &cookie, &path).await?;
+    let fields = consent_form(w1, &cookie, &path).await?;
     let code =
         query_param(&decide(w2, &cookie, &fields, "approve").await?, "code").context("code")?;
     let r = send(3, exchange(&code, VERIFIER, CB)).await?;

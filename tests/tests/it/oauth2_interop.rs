@@ -20,8 +20,7 @@ use serde_json::json;
 
 use crate::authd_http::{AuthReq, Web, jwt_secret, verify_hs256, web_client, webs};
 use crate::nginx::{Nginx, nginx_or_skip, site_config, start_app};
-use crate::oauth2::{bearer_everywhere, register};
-use crate::oauth2_code::{decide, hidden_fields, query_param};
+use crate::oauth2_util::{bearer_everywhere, decide, hidden_fields, query_param, register};
 use crate::util::{PASSWORD, create_user, uniq};
 
 /// Why the adapter could not carry a request.
