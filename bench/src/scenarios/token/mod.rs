@@ -11,6 +11,7 @@ mod worker;
 use anyhow::{Context, Result, anyhow};
 use authd_tests::Cluster;
 
+use super::writes::DISTURBED_CORES;
 use super::{ClusterProbe, Common, bench_client, dump_logs, start_cluster};
 use crate::load::Load;
 use crate::stats::{LatencySummary, ratio};
@@ -40,6 +41,8 @@ pub struct Run {
     pub cores_busy: f64,
     /// Cores everything else used (a disturbance indicator).
     pub cores_other: f64,
+    /// Measurements made to get this one (see `--retry-disturbed`).
+    pub attempts: u32,
 }
 
 pub async fn run(args: Args) -> Result<()> {
@@ -48,20 +51,7 @@ pub async fn run(args: Args) -> Result<()> {
     let mut runs = Vec::new();
     for run in 1..=common.runs.max(1) {
         for &clients in &args.clients {
-            let r = measure_level(run, clients.max(1), common)
-                .await
-                .with_context(|| format!("run {run}, {clients} clients"))?;
-            eprintln!(
-                "run {run}: {clients:>4} clients: {:>8.0} grants/s  p50 {:.2} ms  p99 {:.2} ms  \
-                 errors {}  CPU {:.0} µs/grant  others {:.2} cores",
-                r.grants_per_sec,
-                r.latency.p50_ms,
-                r.latency.p99_ms,
-                r.errors,
-                r.cpu_us_per_grant,
-                r.cores_other
-            );
-            runs.push(r);
+            runs.push(measure_with_retries(run, clients.max(1), common).await?);
         }
     }
     let (table, full) = report::render(&args, &runs, &crate::report::binary_info(&binary));
@@ -69,6 +59,39 @@ pub async fn run(args: Args) -> Result<()> {
     let path = crate::report::write(&common.out, "token", &full)?;
     eprintln!("authd-bench: report written to {}", path.display());
     Ok(())
+}
+
+/// One level of one run, measured again (up to `--retry-disturbed` times) while other
+/// processes disturb it; the least disturbed attempt is kept.
+async fn measure_with_retries(run: usize, clients: usize, common: &Common) -> Result<Run> {
+    let mut best: Option<Run> = None;
+    let mut attempts = 0;
+    while attempts <= common.retry_disturbed {
+        attempts += 1;
+        let r = measure_level(run, clients, common)
+            .await
+            .with_context(|| format!("run {run}, {clients} clients"))?;
+        eprintln!(
+            "run {run}: {clients:>4} clients: {:>8.0} grants/s  p50 {:.2} ms  p99 {:.2} ms  \
+             errors {}  CPU {:.0} µs/grant  others {:.2} cores",
+            r.grants_per_sec,
+            r.latency.p50_ms,
+            r.latency.p99_ms,
+            r.errors,
+            r.cpu_us_per_grant,
+            r.cores_other
+        );
+        let disturbed = r.cores_other > DISTURBED_CORES;
+        if best.as_ref().is_none_or(|b| r.cores_other < b.cores_other) {
+            best = Some(r);
+        }
+        if !disturbed {
+            break;
+        }
+    }
+    let mut best = best.ok_or_else(|| anyhow!("run {run}, {clients} clients: nothing measured"))?;
+    best.attempts = attempts;
+    Ok(best)
 }
 
 async fn measure_level(run: usize, clients: usize, common: &Common) -> Result<Run> {
@@ -133,5 +156,6 @@ async fn measure_on(cluster: &Cluster, run: usize, clients: usize, common: &Comm
             delta.cpu.host.busy.saturating_sub(ours).as_secs_f64(),
             window,
         ),
+        attempts: 1,
     })
 }

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use super::{Args, Run};
 use crate::report::{MachineInfo, Table, command_line, int, num};
+use crate::scenarios::writes::DISTURBED_CORES;
 use crate::stats::median;
 
 /// Target (issue 6): client-credentials grants per second on the 3-node cluster.
@@ -136,10 +137,22 @@ pub fn render(args: &Args, runs: &[Run], binary: &str) -> (String, String) {
             r.errors.to_string(),
             int(r.cpu_us_per_grant),
             num(r.cores_busy, 2),
-            num(r.cores_other, 2),
+            if r.cores_other > DISTURBED_CORES {
+                format!("{} ⚠", num(r.cores_other, 2))
+            } else {
+                num(r.cores_other, 2)
+            },
+            r.attempts.to_string(),
         ]);
     }
-    let _ = writeln!(s, "## Every run\n\n{}", every.to_markdown());
+    let _ = writeln!(
+        s,
+        "## Every run\n\n{}\n\"other cores\" is CPU used by everything else on the machine during \
+         the window (other builds and tests on this shared machine); ⚠ marks a measurement still \
+         disturbed (> {DISTURBED_CORES} cores) after `--retry-disturbed` attempts: its figures are \
+         lower bounds.\n",
+        every.to_markdown()
+    );
     if let Some(e) = runs.iter().find_map(|r| r.first_error.as_deref()) {
         let _ = writeln!(s, "First error seen: `{e}`\n");
     }
