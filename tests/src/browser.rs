@@ -35,13 +35,18 @@ fn attr(body: &str, marker: &str) -> Option<String> {
     Some(html_unescape(rest.get(..end)?))
 }
 
-fn html_unescape(s: &str) -> String {
+/// Undo askama's HTML escaping (named and numeric forms) in an attribute or text.
+pub fn html_unescape(s: &str) -> String {
     s.replace("&quot;", "\"")
+        .replace("&#34;", "\"")
         .replace("&#x27;", "'")
         .replace("&#39;", "'")
         .replace("&lt;", "<")
+        .replace("&#60;", "<")
         .replace("&gt;", ">")
+        .replace("&#62;", ">")
         .replace("&amp;", "&")
+        .replace("&#38;", "&")
 }
 
 impl Page {

@@ -153,6 +153,20 @@ pub fn rotate(first: usize, seq: u64, n: usize) -> usize {
     (first + (seq % n as u64) as usize) % n
 }
 
+/// Where request `seq` of client `first` goes: the node's index in `urls` and its URL.
+pub fn pick(
+    urls: &[reqwest::Url],
+    first: usize,
+    seq: u64,
+) -> Result<(usize, reqwest::Url), String> {
+    let idx = rotate(first, seq, urls.len());
+    let url = urls
+        .get(idx)
+        .cloned()
+        .ok_or_else(|| "no node URL".to_owned())?;
+    Ok((idx, url))
+}
+
 /// A worker's answer: `Ok(body)` when the status is `want`, else a short description.
 pub async fn expect_status(
     sent: reqwest::Result<reqwest::Response>,
@@ -173,6 +187,32 @@ pub async fn expect_status(
         "node #{idx}: HTTP {status}: {}",
         text.chars().take(200).collect::<String>()
     ))
+}
+
+/// Closed-loop `workers` on `cluster`: warm-up, then one measurement window with `probe` read
+/// at its edges. `per_sec_guess` sizes the latency buffers (they grow if it is low).
+pub async fn measure_window<W: crate::load::Worker>(
+    cluster: &Cluster,
+    probe: &ClusterProbe,
+    workers: Vec<W>,
+    per_sec_guess: f64,
+    common: &Common,
+) -> Result<(crate::load::LoadResult, ProbeSnapshot)> {
+    let clients = workers.len().max(1);
+    let expected = match common.measure() {
+        Measure::For(d) => (d.as_secs_f64() * per_sec_guess) as usize / clients,
+        Measure::Count(n) => usize::try_from(n).unwrap_or(0) / clients + 1,
+    };
+    let mut load = crate::load::Load::start(workers, expected);
+    tokio::time::sleep(common.warmup()).await;
+    cluster.check_alive()?;
+    let before = probe.take().await?;
+    load.begin_window();
+    load.wait_window(common.measure()).await;
+    load.end_window();
+    let after = probe.take().await?;
+    let result = load.stop().await?;
+    Ok((result, after.since(&before)))
 }
 
 /// Reads every node's CPU time and `/metrics`.

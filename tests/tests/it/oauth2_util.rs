@@ -3,6 +3,7 @@
 
 use anyhow::{Context, Result, bail, ensure};
 use authd_tests::Cluster;
+use authd_tests::browser::html_unescape;
 use base64::Engine;
 use reqwest::Method;
 use serde_json::Value;
@@ -142,19 +143,6 @@ pub fn url(cluster: &Cluster, node: u64, path: &str) -> Result<String> {
     Ok(format!("http://{}{path}", cluster.node(node)?.http))
 }
 
-fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&#34;", "\"")
-        .replace("&#x27;", "'")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&#60;", "<")
-        .replace("&gt;", ">")
-        .replace("&#62;", ">")
-        .replace("&amp;", "&")
-        .replace("&#38;", "&")
-}
-
 /// The hidden inputs of the consent form, in order.
 pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
     html.split("<input type=\"hidden\" name=\"")
@@ -163,7 +151,7 @@ pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
             let (name, rest) = rest.split_once('"')?;
             let rest = rest.strip_prefix(" value=\"")?;
             let (value, _) = rest.split_once('"')?;
-            Some((name.to_owned(), unescape(value)))
+            Some((name.to_owned(), html_unescape(value)))
         })
         .collect()
 }

@@ -3,8 +3,8 @@
 
 use askama::Template;
 use axum::http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, REFERRER_POLICY,
-    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, LOCATION, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+    X_FRAME_OPTIONS,
 };
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -59,26 +59,8 @@ frame-ancestors 'none'; base-uri 'none'"
     r
 }
 
-fn html(
-    status: StatusCode,
-    rendered: Result<String, askama::Error>,
-    origin: Option<&str>,
-) -> Response {
-    let r = match rendered {
-        Ok(body) => {
-            let mut r = (status, body).into_response();
-            r.headers_mut().insert(
-                CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            );
-            r
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "rendering an OAuth2 page failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "page rendering failed").into_response()
-        }
-    };
-    with_headers(r, origin)
+fn html(status: StatusCode, page: &impl Template, origin: Option<&str>) -> Response {
+    with_headers(crate::pages::html(status, page), origin)
 }
 
 /// The consent page; its form may lead to the client's redirect origin.
@@ -87,17 +69,16 @@ pub fn consent(page: &Consent, redirect_origin: &str) -> Response {
         .bytes()
         .all(|b| b.is_ascii_graphic() && !matches!(b, b';' | b',' | b'\''))
         .then_some(redirect_origin);
-    html(StatusCode::OK, page.render(), origin)
+    html(StatusCode::OK, page, origin)
 }
 
 /// An error page: never a redirect, for requests whose client or redirect URI is not valid.
 pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
     html(
         status,
-        ErrorPage {
+        &ErrorPage {
             message: message.into(),
-        }
-        .render(),
+        },
         None,
     )
 }

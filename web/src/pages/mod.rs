@@ -26,6 +26,7 @@ use crate::accounts::{Accounts, PageSession};
 use crate::cookies;
 use fields::FormData;
 use views::Chrome;
+pub(crate) use views::html;
 
 /// Name of the per-browser CSRF cookie.
 const CSRF_COOKIE: &str = "authd_csrf";

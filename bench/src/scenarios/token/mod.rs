@@ -13,7 +13,6 @@ use authd_tests::Cluster;
 
 use super::writes::DISTURBED_CORES;
 use super::{ClusterProbe, Common, bench_client, dump_logs, start_cluster};
-use crate::load::Load;
 use crate::stats::{LatencySummary, ratio};
 use worker::{PATH, TokenWorker, register_client};
 
@@ -116,21 +115,8 @@ async fn measure_on(cluster: &Cluster, run: usize, clients: usize, common: &Comm
     let workers: Vec<TokenWorker> = (0..clients)
         .map(|i| TokenWorker::new(http.clone(), urls.clone(), basic.clone(), i))
         .collect();
-    let expected = match common.measure() {
-        crate::load::Measure::For(d) => (d.as_secs_f64() * 20_000.0) as usize / clients,
-        crate::load::Measure::Count(n) => usize::try_from(n).unwrap_or(0) / clients + 1,
-    };
-    let mut load = Load::start(workers, expected);
-    tokio::time::sleep(common.warmup()).await;
+    let (result, delta) = super::measure_window(cluster, &probe, workers, 20_000.0, common).await?;
     cluster.check_alive()?;
-    let before = probe.take().await?;
-    load.begin_window();
-    load.wait_window(common.measure()).await;
-    load.end_window();
-    let after = probe.take().await?;
-    let result = load.stop().await?;
-    cluster.check_alive()?;
-    let delta = after.since(&before);
     let window = result.window.as_secs_f64();
     let ours = delta.cpu.nodes_total() + delta.cpu.load_generator;
     if result.ok == 0 {

@@ -83,12 +83,7 @@ impl Worker for TokenWorker {
     }
 
     async fn call(&mut self, seq: u64) -> Result<(), String> {
-        let idx = self.class(seq);
-        let url = self
-            .urls
-            .get(idx)
-            .cloned()
-            .ok_or_else(|| "no node URL".to_owned())?;
+        let (idx, url) = crate::scenarios::pick(&self.urls, self.first, seq)?;
         let sent = self
             .client
             .post(url)

@@ -20,7 +20,6 @@ use bytes::Bytes;
 
 use super::{ClusterProbe, Common, bench_client, dump_logs, start_cluster};
 use crate::fsync::{self, FsyncBaseline};
-use crate::load::Load;
 use crate::stats::LatencySummary;
 pub use level::{DISTURBED_CORES, LevelRun, roles};
 use worker::{PATH, SessionWriter, create_user};
@@ -161,19 +160,8 @@ async fn measure_on(
         .map(|i| SessionWriter::new(http.clone(), urls.clone(), body.clone(), secret.clone(), i))
         .collect();
     // Room for ~40k writes/s without regrowing (a guess; the Vec grows if needed).
-    let expected = match common.measure() {
-        crate::load::Measure::For(d) => (d.as_secs_f64() * 40_000.0) as usize / clients,
-        crate::load::Measure::Count(n) => usize::try_from(n).unwrap_or(0) / clients + 1,
-    };
-    let mut load = Load::start(workers, expected);
-    tokio::time::sleep(common.warmup()).await;
-    cluster.check_alive()?;
-    let before = probe.take().await?;
-    load.begin_window();
-    load.wait_window(common.measure()).await;
-    load.end_window();
-    let after = probe.take().await?;
-    let mut result = load.stop().await?;
+    let (mut result, delta) =
+        super::measure_window(cluster, &probe, workers, 40_000.0, common).await?;
     let leader_after = cluster.leader().await.ok();
     cluster.check_alive()?;
     let by_node = node_ids
@@ -192,7 +180,7 @@ async fn measure_on(
         window: result.window,
         leader,
         leader_after,
-        delta: after.since(&before),
+        delta,
         by_node,
         fsync,
         busy_before_pct,

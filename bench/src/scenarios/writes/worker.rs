@@ -86,12 +86,7 @@ impl Worker for SessionWriter {
     }
 
     async fn call(&mut self, seq: u64) -> Result<(), String> {
-        let idx = self.class(seq);
-        let url = self
-            .urls
-            .get(idx)
-            .cloned()
-            .ok_or_else(|| "no node URL".to_owned())?;
+        let (idx, url) = crate::scenarios::pick(&self.urls, self.first, seq)?;
         let sig = self.signature()?;
         let sent = self
             .client
