@@ -336,6 +336,28 @@ async fn public_clients_must_use_pkce_and_authenticate_by_id_only() -> Result<()
         loc.starts_with(cb) && query_param(&loc, "error").as_deref() == Some("invalid_request"),
         "PKCE is required: {loc}"
     );
+    // A client without the authorization_code grant is told so at its (registered) redirect.
+    let (svc, _) = register(
+        &cluster,
+        1,
+        json!({"name": "svc", "owner": name, "grant_types": ["client_credentials"],
+               "redirect_uris": [cb], "scopes": ["profile:read"]}),
+    )
+    .await?;
+    let path = authorize_path(&[
+        ("response_type", "code"),
+        ("client_id", &svc),
+        ("state", "s"),
+    ]);
+    let loc = w
+        .get_with(&path, &AuthReq::anonymous())
+        .await?
+        .location
+        .context("redirect")?;
+    ensure!(
+        query_param(&loc, "error").as_deref() == Some("unauthorized_client"),
+        "{loc}"
+    );
     let cookie = w.login_ok(&name, PASSWORD).await?;
     let path = authorize_path(&[
         ("response_type", "code"),
