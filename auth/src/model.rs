@@ -78,6 +78,8 @@ pub struct Session {
     pub ip: Option<String>,
     /// Browser at login, for the sessions page.
     pub user_agent: Option<String>,
+    /// The legacy `tapir_sessions` row this login shares (legacy mode): ending one ends both.
+    pub tapir_session_id: Option<u64>,
 }
 
 /// A registered OAuth2 client (reference §1.4, §6).

@@ -121,6 +121,10 @@ pub enum Command {
         now_ms: u64,
         tokens: Vec<Token>,
     },
+    /// The legacy site ended these `tapir_sessions` rows: end the authd sessions linked to them.
+    EndTapirSessions { tapir_ids: Vec<u64> },
+    /// The legacy database now shows these tapir sessions ended: clear them from the outbox.
+    TapirEndsWritten { tapir_ids: Vec<u64> },
 }
 
 /// What a successful command did.
@@ -204,7 +208,8 @@ impl Command {
             | Command::IssueToken(_)
             | Command::Expire { .. }
             | Command::ClearLoginFailures { .. }
-            | Command::CreateCode(_) => Visibility::Committed,
+            | Command::CreateCode(_)
+            | Command::TapirEndsWritten { .. } => Visibility::Committed,
             Command::Once { then, .. } => then.visibility(),
             Command::RecordLoginFailures { .. } => Visibility::Everywhere,
             Command::CreateUser(_)
@@ -231,7 +236,8 @@ impl Command {
             | Command::ChangePassword { .. }
             // Both may end a family (reuse), so they are acknowledged like a revocation.
             | Command::RedeemCode { .. }
-            | Command::RotateRefresh { .. } => Visibility::Revoked,
+            | Command::RotateRefresh { .. }
+            | Command::EndTapirSessions { .. } => Visibility::Revoked,
         }
     }
 

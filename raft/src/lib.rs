@@ -45,6 +45,7 @@ pub mod log_store;
 pub mod network;
 pub mod sm_store;
 pub mod state;
+pub mod tapir;
 pub mod types;
 
 pub use command::{Applied, Batch, BatchReply, Command, Rejected, Reply, Visibility};

@@ -47,6 +47,7 @@ fn session(id: &str) -> Command {
         expires_ms: u64::MAX,
         ip: None,
         user_agent: None,
+        tapir_session_id: None,
     })
 }
 

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::command::{Applied, Command, NewUser, Rejected, Reply};
 use crate::guard::Guards;
+use crate::tapir::{EndedBy, TapirLinks};
 
 /// Roles every cluster starts with (reference §1.7); `admin` holds the global forms.
 pub fn seeded_roles() -> OrdMap<String, Arc<BTreeSet<String>>> {
@@ -88,6 +89,8 @@ pub struct State {
     family_tokens: OrdSet<(Key, Key)>,
     /// Rotated-away refresh tokens by digest, until they would have expired: reuse detection.
     spent: HashMap<Key, Arc<Spent>>,
+    /// Sessions shared with the legacy site (legacy mode).
+    tapir: TapirLinks,
 }
 
 /// A refresh token that was exchanged; presenting it again ends its family.
@@ -120,6 +123,7 @@ impl Default for State {
             codes: HashMap::new(),
             family_tokens: OrdSet::new(),
             spent: HashMap::new(),
+            tapir: TapirLinks::default(),
         }
     }
 }
@@ -225,6 +229,20 @@ impl State {
         &self.guards
     }
 
+    /// Links to legacy tapir sessions.
+    pub fn tapir(&self) -> &TapirLinks {
+        &self.tapir
+    }
+
+    /// The live session linked to a tapir session, with its user (see [`State::live_session`]).
+    pub fn live_tapir_session(
+        &self,
+        tapir_id: u64,
+        now_ms: u64,
+    ) -> Option<(&Arc<Session>, &Arc<User>)> {
+        self.live_session(self.tapir.session_of(tapir_id)?, now_ms)
+    }
+
     /// Apply one command; a rejected command leaves the state untouched.
     pub fn apply(&mut self, cmd: &Command) -> Reply {
         match cmd {
@@ -306,6 +324,12 @@ impl State {
                 Ok(Applied::Ended(self.end_client_tokens(client_id)))
             }
             Command::IssueToken(t) => self.issue_token(t),
+            Command::EndTapirSessions { tapir_ids } => {
+                Ok(Applied::Ended(self.end_tapir_sessions(tapir_ids)))
+            }
+            Command::TapirEndsWritten { tapir_ids } => {
+                Ok(Applied::Ended(self.tapir.written(tapir_ids)))
+            }
             Command::Expire { now_ms } => {
                 let ended = self.expire(*now_ms);
                 self.guards.expire(*now_ms);
@@ -432,6 +456,12 @@ impl State {
         if s.id.is_empty() || self.sessions.contains_key(s.id.as_str()) {
             return Err(Rejected::Duplicate);
         }
+        if let Some(t) = s.tapir_session_id {
+            if !self.tapir.can_link(t) {
+                return Err(Rejected::Duplicate);
+            }
+            self.tapir.link(t, &s.id);
+        }
         let id = key(&s.id);
         self.user_sessions.insert((s.user_id, id.clone()));
         self.sessions.insert(id, Arc::new(s.clone()));
@@ -439,13 +469,29 @@ impl State {
     }
 
     fn end_session(&mut self, id: &str) -> bool {
+        self.end_session_by(id, EndedBy::Authd)
+    }
+
+    fn end_session_by(&mut self, id: &str, by: EndedBy) -> bool {
         match self.sessions.remove_with_key(id) {
             Some((k, s)) => {
                 self.user_sessions.remove(&(s.user_id, k));
+                if let Some(t) = s.tapir_session_id {
+                    self.tapir.unlink(t, s.expires_ms, by);
+                }
                 true
             }
             None => false,
         }
+    }
+
+    fn end_tapir_sessions(&mut self, ids: &[u64]) -> u64 {
+        ids.iter()
+            .filter_map(|t| self.tapir.session_of(*t).map(key))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(|id| u64::from(self.end_session_by(id, EndedBy::Legacy)))
+            .sum()
     }
 
     fn end_user_sessions(&mut self, user_id: u64) -> u64 {
@@ -542,8 +588,9 @@ impl State {
             .collect();
         let s: u64 = dead_s
             .iter()
-            .map(|id| u64::from(self.end_session(id)))
+            .map(|id| u64::from(self.end_session_by(id, EndedBy::Expiry)))
             .sum();
+        self.tapir.expire(now_ms);
         let t: u64 = dead_t.iter().map(|d| u64::from(self.remove_token(d))).sum();
         self.expire_grants(now_ms);
         s + t
@@ -556,3 +603,7 @@ mod oauth;
 #[cfg(test)]
 #[path = "state_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "tapir_tests.rs"]
+mod tapir_tests;

@@ -34,6 +34,7 @@ fn session(id: &str, user_id: u64, expires_ms: u64) -> Command {
         expires_ms,
         ip: None,
         user_agent: None,
+        tapir_session_id: None,
     })
 }
 

@@ -101,6 +101,7 @@ async fn create(
         expires_ms: created_ms.saturating_add(ttl_secs.saturating_mul(1000)),
         ip: req.ip,
         user_agent: req.user_agent,
+        tapir_session_id: None,
     };
     let index = deps
         .indexed(Command::CreateSession(session.clone()))
