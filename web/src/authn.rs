@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::backend::{AuthDecision, Backend, Credential};
+use crate::backend::{AuthDecision, Backend, BackendError, Credential};
 use crate::cookies;
 
 /// Request header NGINX sets to name the scopes a location needs (space-separated, all required).
@@ -62,6 +62,26 @@ pub fn required_scopes(headers: &HeaderMap) -> Result<Vec<String>, &'static str>
     Ok(h.split_ascii_whitespace().map(str::to_owned).collect())
 }
 
+/// Legacy mode: add the `tapir_session` values, tried after the NG cookie (DESIGN.md order).
+pub fn with_legacy(
+    cred: Option<Credential>,
+    headers: &HeaderMap,
+    legacy: &str,
+) -> Option<Credential> {
+    let tapir = cookies::values(headers, legacy);
+    if tapir.is_empty() {
+        return cred;
+    }
+    match cred {
+        None => Some(Credential::Cookies {
+            ng: Vec::new(),
+            tapir,
+        }),
+        Some(Credential::NgCookies(ng)) => Some(Credential::Cookies { ng, tapir }),
+        other => other,
+    }
+}
+
 /// The handler.
 pub async fn auth<B: Backend>(State(b): State<B>, headers: HeaderMap) -> Response {
     let settings = b.settings();
@@ -72,14 +92,32 @@ pub async fn auth<B: Backend>(State(b): State<B>, headers: HeaderMap) -> Respons
         (Ok(c), Ok(r)) => (c, r),
         (Err(e), _) | (_, Err(e)) => return reason(StatusCode::BAD_REQUEST, e),
     };
+    let cred = match &settings.legacy_cookie {
+        Some(l) => with_legacy(cred, &headers, &l.name),
+        None => cred,
+    };
     let anonymous_ok = !settings.require_auth && required.is_empty();
     let mut decision = b.authorize(cred.clone(), &required);
     if let AuthDecision::Behind(index) = decision {
         // A session created moments ago through another node: wait for it to arrive here.
         decision = if b.wait_applied(index, BEHIND_WAIT).await {
-            b.authorize(cred, &required)
+            b.authorize(cred.clone(), &required)
         } else {
             AuthDecision::Unavailable("this node is behind the cluster; retry".into())
+        };
+    }
+    if let AuthDecision::Legacy(value) = decision {
+        // The legacy site's own login: validated once (one database check), then from state.
+        decision = match b.validate_legacy(value).await {
+            Ok(()) => match b.authorize(cred, &required) {
+                AuthDecision::Legacy(_) => AuthDecision::Unavailable("retry".into()),
+                d => d,
+            },
+            Err(BackendError::Unavailable(why)) => AuthDecision::Unavailable(why),
+            Err(_) => AuthDecision::Unauthorized {
+                reason: "Not a valid legacy session".into(),
+                clear_cookie: true,
+            },
         };
     }
     let mut resp = match decision {
@@ -101,8 +139,13 @@ pub async fn auth<B: Backend>(State(b): State<B>, headers: HeaderMap) -> Respons
             clear_cookie,
         } => {
             let mut r = reason(StatusCode::UNAUTHORIZED, &why);
-            if clear_cookie && let Ok(v) = HeaderValue::from_str(&settings.cookie.clear()) {
-                r.headers_mut().insert(SET_COOKIE, v);
+            if clear_cookie {
+                let legacy = settings.legacy_cookie.iter().map(|l| l.clear());
+                for c in std::iter::once(settings.cookie.clear()).chain(legacy) {
+                    if let Ok(v) = HeaderValue::from_str(&c) {
+                        r.headers_mut().append(SET_COOKIE, v);
+                    }
+                }
             }
             r
         }
@@ -112,7 +155,7 @@ pub async fn auth<B: Backend>(State(b): State<B>, headers: HeaderMap) -> Respons
         )
             .into_response(),
         AuthDecision::Unavailable(why) => reason(StatusCode::SERVICE_UNAVAILABLE, &why),
-        AuthDecision::Behind(_) => reason(
+        AuthDecision::Behind(_) | AuthDecision::Legacy(_) => reason(
             StatusCode::SERVICE_UNAVAILABLE,
             "this node is behind the cluster; retry",
         ),

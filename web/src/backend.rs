@@ -134,6 +134,13 @@ pub enum Credential {
     Bearer(String),
     /// Every value of the NG session cookie, tried in order.
     NgCookies(Vec<String>),
+    /// Legacy mode: the NG cookie values (tried first), then every `tapir_session` value.
+    Cookies {
+        /// NG cookie values.
+        ng: Vec<String>,
+        /// Legacy cookie values, in the order the browser sent them.
+        tapir: Vec<String>,
+    },
 }
 
 /// The node's answer to a `/auth` check.
@@ -157,6 +164,9 @@ pub enum AuthDecision {
     /// The credential names a session created at this log index, which this node has not
     /// applied yet: wait for it (briefly), then decide again.
     Behind(u64),
+    /// A correctly signed legacy cookie this cluster has not seen yet (the legacy site's own
+    /// login): validate it once against the legacy database, then decide again from state.
+    Legacy(String),
 }
 
 /// A login attempt.
@@ -179,6 +189,8 @@ pub struct LoginOk {
     pub cookie: String,
     /// Cookie lifetime.
     pub max_age_secs: u64,
+    /// Further complete `Set-Cookie` values (legacy mode: `tapir_session`).
+    pub extra_cookies: Vec<String>,
 }
 
 /// Web-facing settings the node owns (from `cluster.toml`).
@@ -194,6 +206,8 @@ pub struct WebSettings {
     pub require_auth: bool,
     /// Peers (e.g. the NGINX in front) whose `X-Real-IP` names the client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Legacy mode: the `tapir_session` cookie, read by `/auth` and cleared on logout.
+    pub legacy_cookie: Option<crate::cookies::CookieSettings>,
 }
 
 /// `POST /api/v1/clients` (and `authd client add`).
@@ -380,4 +394,24 @@ pub trait Backend: Clone + Send + Sync + 'static {
         &self,
         id: u64,
     ) -> impl Future<Output = Result<ClusterStatus, BackendError>> + Send;
+    /// Legacy mode: check a legacy cookie against the legacy database once and make its session
+    /// known to the cluster (after [`AuthDecision::Legacy`]). `Err(Invalid)` if it is not valid.
+    fn validate_legacy(
+        &self,
+        _value: String,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send {
+        async {
+            Err(BackendError::Invalid(
+                "legacy sessions are not enabled".into(),
+            ))
+        }
+    }
+    /// Legacy mode: end the sessions the given `tapir_session` values name (logout), on both
+    /// sides; ignores invalid values.
+    fn logout_legacy(
+        &self,
+        _values: Vec<String>,
+    ) -> impl Future<Output = Result<u64, BackendError>> + Send {
+        async { Ok(0) }
+    }
 }

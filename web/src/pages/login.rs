@@ -148,8 +148,9 @@ pub async fn submit<B: Accounts>(
     };
     match b.login(req).await {
         Ok(ok) => {
-            let cookie = b.settings().cookie.set(&ok.cookie, ok.max_age_secs);
-            views::see_other(&or_default(&b, &next), &[cookie])
+            let mut cookies = vec![b.settings().cookie.set(&ok.cookie, ok.max_age_secs)];
+            cookies.extend(ok.extra_cookies);
+            views::see_other(&or_default(&b, &next), &cookies)
         }
         Err(LoginError::Invalid) => fail(StatusCode::BAD_REQUEST, GENERIC_FAILURE),
         Err(LoginError::Unverified) => {
@@ -197,9 +198,21 @@ pub async fn logout_form<B: Accounts>(
 
 async fn end_and_leave<B: Accounts>(b: &B, headers: &HeaderMap, next: Option<&str>) -> Response {
     let values = cookies::values(headers, &b.settings().cookie.name);
-    if !values.is_empty()
-        && let Err(e) = b.logout(values).await
-    {
+    let legacy = b.settings().legacy_cookie.clone();
+    let tapir = legacy
+        .as_ref()
+        .map(|l| cookies::values(headers, &l.name))
+        .unwrap_or_default();
+    let ended = async {
+        if !values.is_empty() {
+            b.logout(values).await?;
+        }
+        if !tapir.is_empty() {
+            b.logout_legacy(tapir).await?;
+        }
+        Ok::<_, BackendError>(())
+    };
+    if let Err(e) = ended.await {
         tracing::warn!(error = %e, "logout could not end the session");
         return views::message(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -214,5 +227,8 @@ async fn end_and_leave<B: Accounts>(b: &B, headers: &HeaderMap, next: Option<&st
     let to = next
         .and_then(|n| next_page::safe(n, &b.settings().redirect_hosts))
         .unwrap_or_else(|| "/login".to_owned());
-    views::see_other(&to, &[b.settings().cookie.clear()])
+    let clear: Vec<String> = std::iter::once(b.settings().cookie.clear())
+        .chain(legacy.map(|l| l.clear()))
+        .collect();
+    views::see_other(&to, &clear)
 }
