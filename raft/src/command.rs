@@ -121,8 +121,13 @@ pub enum Command {
         now_ms: u64,
         tokens: Vec<Token>,
     },
-    /// The legacy site ended these `tapir_sessions` rows: end the authd sessions linked to them.
-    EndTapirSessions { tapir_ids: Vec<u64> },
+    /// End the authd sessions linked to these `tapir_sessions` rows. `by_legacy`: the legacy
+    /// site ended the rows itself; otherwise (a logout with the legacy cookie) the rows are
+    /// queued to be ended in the legacy database too, linked or not.
+    EndTapirSessions {
+        tapir_ids: Vec<u64>,
+        by_legacy: bool,
+    },
     /// The legacy database now shows these tapir sessions ended: clear them from the outbox.
     TapirEndsWritten { tapir_ids: Vec<u64> },
 }

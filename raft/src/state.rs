@@ -324,9 +324,12 @@ impl State {
                 Ok(Applied::Ended(self.end_client_tokens(client_id)))
             }
             Command::IssueToken(t) => self.issue_token(t),
-            Command::EndTapirSessions { tapir_ids } => {
-                Ok(Applied::Ended(self.end_tapir_sessions(tapir_ids)))
-            }
+            Command::EndTapirSessions {
+                tapir_ids,
+                by_legacy,
+            } => Ok(Applied::Ended(
+                self.end_tapir_sessions(tapir_ids, *by_legacy),
+            )),
             Command::TapirEndsWritten { tapir_ids } => {
                 Ok(Applied::Ended(self.tapir.written(tapir_ids)))
             }
@@ -485,13 +488,21 @@ impl State {
         }
     }
 
-    fn end_tapir_sessions(&mut self, ids: &[u64]) -> u64 {
-        ids.iter()
-            .filter_map(|t| self.tapir.session_of(*t).map(key))
-            .collect::<Vec<_>>()
-            .iter()
-            .map(|id| u64::from(self.end_session_by(id, EndedBy::Legacy)))
-            .sum()
+    fn end_tapir_sessions(&mut self, ids: &[u64], by_legacy: bool) -> u64 {
+        let by = if by_legacy {
+            EndedBy::Legacy
+        } else {
+            EndedBy::Authd
+        };
+        let mut ended = 0;
+        for t in ids {
+            match self.tapir.session_of(*t).map(key) {
+                Some(id) => ended += u64::from(self.end_session_by(&id, by)),
+                None if !by_legacy => self.tapir.queue_end(*t),
+                None => {}
+            }
+        }
+        ended
     }
 
     fn end_user_sessions(&mut self, user_id: u64) -> u64 {

@@ -75,6 +75,11 @@ impl TapirLinks {
         }
     }
 
+    /// A tapir row to end in the legacy database that no authd session is linked to.
+    pub(crate) fn queue_end(&mut self, tapir_id: u64) {
+        self.outbox.insert(tapir_id);
+    }
+
     /// The legacy database has been told about these.
     pub(crate) fn written(&mut self, ids: &[u64]) -> u64 {
         ids.iter()

@@ -85,6 +85,7 @@ fn legacy_logout_ends_the_linked_session_without_writing_back() {
     st.apply(&linked("b", 8, 100)).unwrap();
     let cmd = Command::EndTapirSessions {
         tapir_ids: vec![7, 99],
+        by_legacy: true,
     };
     assert_eq!(cmd.visibility(), Visibility::Revoked);
     assert!(cmd.idempotent());
@@ -109,4 +110,18 @@ fn suspension_and_expiry() {
     })
     .unwrap();
     assert_eq!(st.tapir().outbox(), vec![7]);
+}
+
+#[test]
+fn logout_with_the_legacy_cookie_queues_linked_and_unlinked_rows() {
+    let mut st = state_with_user();
+    st.apply(&linked("a", 7, 100)).unwrap();
+    let cmd = Command::EndTapirSessions {
+        tapir_ids: vec![7, 99],
+        by_legacy: false,
+    };
+    assert_eq!(st.apply(&cmd), Ok(Applied::Ended(1)));
+    assert!(st.session("a").is_none());
+    assert_eq!(st.tapir().outbox(), vec![7, 99]);
+    assert!(st.tapir().is_ended(7));
 }
