@@ -91,12 +91,18 @@ impl AccountRow {
         u64::try_from(self.user_id).ok().filter(|id| *id > 0)
     }
 
+    /// §3.13 eligibility: approved, not deleted, not banned. Also checked when a legacy
+    /// session is first accepted (the original did not re-check then, §11.12).
+    pub fn eligible(&self) -> bool {
+        self.flag_approved == 1 && self.flag_deleted == 0 && self.flag_banned == 0
+    }
+
     /// §3.13 eligibility, then the password, then verification; `Ok` only if all pass.
     pub fn check(&self, password: &str) -> Result<(), Refusal> {
         if self.id().is_none() {
             return Err(Refusal::Unknown);
         }
-        if self.flag_approved != 1 || self.flag_deleted != 0 || self.flag_banned != 0 {
+        if !self.eligible() {
             return Err(Refusal::Ineligible);
         }
         let stored = self.password_enc.as_deref().ok_or(Refusal::NoPassword)?;

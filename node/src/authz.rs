@@ -11,6 +11,7 @@ use authd_auth::tokens::{
     Authorizations, Hs256Keys, NgCookie, UpstreamClient, UpstreamSession, UpstreamUser, iso8601_ms,
 };
 use authd_auth::{Session, User, missing_scopes, token_digest};
+use authd_legacy::TapirCookie;
 use authd_raft::State;
 use authd_raft::sm_store::StateReader;
 use authd_web::{AuthDecision, Credential};
@@ -37,6 +38,8 @@ pub struct Authorizer {
     keys: Hs256Keys,
     ttl_secs: u64,
     cache: [Mutex<HashMap<String, Cached>>; SHARDS],
+    /// Legacy mode: cookie secret and session lifetime for `tapir_session` values.
+    legacy: Option<(Vec<u8>, u64)>,
 }
 
 fn unauthorized(reason: &str, clear_cookie: bool) -> AuthDecision {
@@ -96,7 +99,14 @@ impl Authorizer {
             keys: Hs256Keys::new(jwt_secret),
             ttl_secs,
             cache: std::array::from_fn(|_| Mutex::new(HashMap::new())),
+            legacy: None,
         }
+    }
+
+    /// Also accept `tapir_session` cookies signed with `secret`, valid for `duration` seconds.
+    pub fn with_legacy(mut self, (secret, duration): (Vec<u8>, u64)) -> Authorizer {
+        self.legacy = Some((secret, duration));
+        self
     }
 
     /// Keys for cookies (login issues them with the same secret).
@@ -132,6 +142,15 @@ impl Authorizer {
                 required,
                 now,
             ),
+            Credential::Cookies { ng, tapir } => {
+                let applied = view.last_applied.unwrap_or(0);
+                match self.cookie(&view.state, applied, &ng, required, now) {
+                    AuthDecision::Unauthorized { .. } => {
+                        self.tapir(&view.state, &tapir, required, now)
+                    }
+                    d => d,
+                }
+            }
         };
         let outcome = match &decision {
             AuthDecision::Allow(_) => "allow",
@@ -140,6 +159,7 @@ impl Authorizer {
             AuthDecision::Forbidden(_) => "forbidden",
             AuthDecision::Unavailable(_) => "unavailable",
             AuthDecision::Behind(_) => "behind",
+            AuthDecision::Legacy(_) => "legacy",
         };
         metrics::counter!("authd_auth_decisions_total", "outcome" => outcome).increment(1);
         decision
@@ -188,6 +208,44 @@ impl Authorizer {
             Err(Some(idx)) => return AuthDecision::Behind(idx),
             Err(None) => return unauthorized("Not a valid user session token", true),
         };
+        self.session(st, s, u, required, now)
+    }
+
+    /// `tapir_session` values in order: the first whose hash is right and whose linked session
+    /// is live wins. A right one this cluster has not seen yet (the legacy site's own login)
+    /// asks for one database check ([`AuthDecision::Legacy`]); an ended one is refused here.
+    fn tapir(&self, st: &State, values: &[String], required: &[String], now: u64) -> AuthDecision {
+        let Some((secret, duration)) = &self.legacy else {
+            return unauthorized("Not a valid user session token", true);
+        };
+        let mut unknown = None;
+        for v in values {
+            let Ok(c) = TapirCookie::verify(v, secret, now / 1000, *duration) else {
+                continue;
+            };
+            match st.live_tapir_session(c.session_id, now) {
+                Some((s, u)) if u.id == c.user_id => return self.session(st, s, u, required, now),
+                Some(_) => {}
+                None if st.tapir().is_ended(c.session_id) => {}
+                None => {
+                    unknown.get_or_insert_with(|| v.clone());
+                }
+            }
+        }
+        match unknown {
+            Some(v) => AuthDecision::Legacy(v),
+            None => unauthorized("Not a valid legacy session", true),
+        }
+    }
+
+    fn session(
+        &self,
+        st: &State,
+        s: &Arc<Session>,
+        u: &Arc<User>,
+        required: &[String],
+        now: u64,
+    ) -> AuthDecision {
         let key = format!("s:{}", s.id);
         if required.is_empty()
             && let Some(jwt) = self.cached(&key, Some(u), st.roles_version(), now / 1000)

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use authd_auth::tokens::NgCookie;
+use authd_auth::tokens::{NgCookie, iso8601_ms};
 use authd_auth::{Token, TokenKind};
 use authd_raft::log_store::CommittedHandle;
 use authd_raft::sm_store::StateReader;
@@ -28,6 +28,7 @@ use crate::actors::sessions::SessionsMsg;
 use crate::actors::users::UsersMsg;
 use crate::authz::Authorizer;
 use crate::lease::Lease;
+use crate::legacy::LegacyMode;
 use crate::passwords::Hasher;
 use crate::views::{session_view, user_view};
 
@@ -63,6 +64,8 @@ pub(crate) struct Inner {
     pub(crate) dummy_phc: String,
     /// OAuth2 settings and keys.
     pub(crate) oauth: authd_web::oauth2::OAuthSettings,
+    /// Legacy (tapir) mode, when configured.
+    pub(crate) legacy: Option<Arc<LegacyMode>>,
 }
 
 /// Parts of [`NodeBackend`], named so the constructor stays readable.
@@ -99,6 +102,8 @@ pub struct Parts {
     pub public_url: String,
     /// OAuth2 settings and keys.
     pub oauth: authd_web::oauth2::OAuthSettings,
+    /// Legacy (tapir) mode, when configured.
+    pub legacy: Option<Arc<LegacyMode>>,
 }
 
 impl NodeBackend {
@@ -129,6 +134,7 @@ impl NodeBackend {
                 public_url: p.public_url,
                 dummy_phc,
                 oauth: p.oauth,
+                legacy: p.legacy,
             }),
         })
     }
@@ -394,6 +400,22 @@ impl Backend for NodeBackend {
         self.login_impl(req).await
     }
 
+    async fn validate_legacy(&self, value: String) -> Result<(), BackendError> {
+        match &self.inner.legacy {
+            Some(l) => l.import(&value).await,
+            None => Err(BackendError::Invalid(
+                "legacy sessions are not enabled".into(),
+            )),
+        }
+    }
+
+    async fn logout_legacy(&self, values: Vec<String>) -> Result<u64, BackendError> {
+        match &self.inner.legacy {
+            Some(l) => l.logout(&values).await,
+            None => Ok(0),
+        }
+    }
+
     async fn logout(&self, cookies: Vec<String>) -> Result<u64, BackendError> {
         let keys = self.inner.authorizer.keys();
         let ids: Vec<String> = cookies
@@ -402,11 +424,26 @@ impl Backend for NodeBackend {
             .map(|c| c.session_id)
             .collect();
         let mut ended = 0;
+        let mut tapir = Vec::new();
         for id in ids {
+            let linked = self
+                .inner
+                .reader
+                .load()
+                .state
+                .session(&id)
+                .and_then(|s| s.tapir_session_id);
             ended += ask(self.inner.slots.sessions.load_full(), |p| {
                 SessionsMsg::End(id, p)
             })
             .await?;
+            tapir.extend(linked);
+        }
+        // One login on both sides: end the tapir rows now (the watcher retries what fails).
+        if let Some(l) = &self.inner.legacy
+            && !tapir.is_empty()
+        {
+            l.end_rows(&tapir).await;
         }
         Ok(ended)
     }
@@ -475,6 +512,32 @@ impl Backend for NodeBackend {
             .map_err(membership_error)?;
         tracing::info!(node = id, "removed voter");
         Ok(self.cluster_status())
+    }
+}
+
+impl NodeBackend {
+    /// The NG cookie for a new session, plus any extra cookies to set with it.
+    fn login_ok(
+        &self,
+        s: &authd_auth::Session,
+        idx: u64,
+        extra_cookies: Vec<String>,
+    ) -> Result<LoginOk, BackendError> {
+        let cookie = NgCookie {
+            user_id: s.user_id.to_string(),
+            session_id: s.id.clone(),
+            nonce: s.nonce.clone(),
+            expires: iso8601_ms(s.expires_ms),
+            exp: s.expires_ms / 1000,
+            idx,
+        }
+        .encode(self.inner.authorizer.keys())
+        .map_err(|e| BackendError::Internal(e.to_string()))?;
+        Ok(LoginOk {
+            cookie,
+            max_age_secs: s.expires_ms.saturating_sub(now_ms()) / 1000,
+            extra_cookies,
+        })
     }
 }
 

@@ -65,6 +65,24 @@ pub enum Cmd {
         #[command(subcommand)]
         op: ClusterCmd,
     },
+    /// The legacy (tapir) database.
+    Legacy {
+        /// Which legacy operation.
+        #[command(subcommand)]
+        op: LegacyCmd,
+    },
+}
+
+/// `authd legacy ...`
+#[derive(Debug, Subcommand)]
+pub enum LegacyCmd {
+    /// Create the tapir tables in the empty database `[legacy] database_url` names
+    /// (development only: needs `dev = true`; refuses a database that already has them).
+    InitSchema {
+        /// Cluster configuration file with a `[legacy]` section.
+        #[arg(long)]
+        config: PathBuf,
+    },
 }
 
 /// `authd user ...`

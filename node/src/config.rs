@@ -61,6 +61,9 @@ pub struct FileConfig {
     /// The members.
     #[serde(default)]
     pub nodes: Vec<NodeConfig>,
+    /// Legacy (tapir) database: on-premises mode when present.
+    #[serde(default)]
+    pub legacy: Option<crate::legacy::config::LegacyConfig>,
 }
 
 /// `[cookies]` (reference §2.6).

@@ -10,6 +10,7 @@ mod lease;
 mod login_guard;
 mod mail;
 mod oauth2;
+mod legacy;
 mod operator;
 mod passwords;
 mod proposer;
@@ -23,7 +24,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, ClientCmd, ClusterCmd, Cmd, Target, TokenCmd, UserCmd};
+use crate::cli::{Cli, ClientCmd, ClusterCmd, Cmd, LegacyCmd, Target, TokenCmd, UserCmd};
 use crate::config::{
     Config, ConfigError, CookiesConfig, NodeConfig, RaftTuning, SessionsConfig, WebConfig,
 };
@@ -85,6 +86,12 @@ async fn run(cli: Cli) -> ExitCode {
                     .await
                     .map(Some)
             }
+            Err(e) => return config_error(&e),
+        },
+        Cmd::Legacy {
+            op: LegacyCmd::InitSchema { config },
+        } => match Config::load(&config) {
+            Ok(cfg) => legacy::init_schema(&cfg).await.map(Some),
             Err(e) => return config_error(&e),
         },
         Cmd::Client { op } => match client_cmd(op).await {
@@ -168,6 +175,7 @@ fn serve_spec(t: &Target, join: bool) -> Result<ServeSpec, ConfigError> {
                 login: Default::default(),
                 mail: Default::default(),
                 passwords: Default::default(),
+                legacy: None,
             })
         }
         Some(path) => {
@@ -185,6 +193,7 @@ fn serve_spec(t: &Target, join: bool) -> Result<ServeSpec, ConfigError> {
                 });
             }
             let secrets = secrets::load(&cfg)?;
+            let legacy = legacy::config::load(&cfg)?;
             Ok(ServeSpec {
                 node_id: id,
                 join,
@@ -197,6 +206,7 @@ fn serve_spec(t: &Target, join: bool) -> Result<ServeSpec, ConfigError> {
                 login: cfg.file.login.clone(),
                 mail: cfg.file.mail.clone(),
                 passwords: cfg.file.passwords.clone(),
+                legacy,
             })
         }
     }

@@ -24,7 +24,9 @@ impl std::fmt::Debug for Secrets {
     }
 }
 
-fn resolve(
+/// One secret: environment, then file (relative to the config), then inline in dev mode only;
+/// outside dev mode short or repository secrets are refused.
+pub(crate) fn resolve(
     cfg: &Config,
     what: &str,
     env: &str,
@@ -47,9 +49,7 @@ fn resolve(
         }
         v.clone().into_bytes()
     } else {
-        return Err(err(format!(
-            "no {what}: set [secrets] {what}_file (or {env})"
-        )));
+        return Err(err(format!("no {what}: set {what}_file (or {env})")));
     };
     if value.is_empty() {
         return Err(err(format!("{what} is empty")));

@@ -23,6 +23,7 @@ use crate::config_accounts::{LoginConfig, MailConfig, PasswordsConfig};
 use crate::lease::Lease;
 use crate::login_guard::{LoginGuard, LoginPolicy};
 use crate::mail::Mailer;
+use crate::legacy::LegacyMode;
 use crate::passwords::Hasher;
 use crate::proposer::{Ctx, Proposer, handle_forward};
 use crate::secrets::Secrets;
@@ -52,6 +53,8 @@ pub struct ServeSpec {
     pub mail: MailConfig,
     /// Password hashing pool.
     pub passwords: PasswordsConfig,
+    /// Legacy (tapir) mode, when configured.
+    pub legacy: Option<crate::legacy::LegacySpec>,
 }
 
 /// Answers peers: Raft RPCs, forwarded writes, apply waits, lease requests.
@@ -189,6 +192,22 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
         session_ttl_secs: spec.sessions.ttl_secs,
     };
     let slots = Arc::new(ActorSlots::default());
+    let ng_cookie = CookieSettings {
+        name: spec.cookies.name.clone(),
+        domain: spec.cookies.domain.clone(),
+        secure: spec.cookies.secure,
+        same_site: spec.cookies.same_site.clone(),
+    };
+    let legacy = match &spec.legacy {
+        Some(l) => {
+            let mode = LegacyMode::new(l, &ng_cookie, deps.clone())
+                .map_err(|e| anyhow::anyhow!("[legacy]: {e}"))?;
+            crate::legacy::spawn_watcher(mode.clone(), raft.clone());
+            tracing::info!("legacy mode: sharing sessions with the tapir database");
+            Some(mode)
+        }
+        None => None,
+    };
     let (supervisor, _) = Actor::spawn(
         Some("authd-supervisor".into()),
         Supervisor,
@@ -225,19 +244,18 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
         .trim_end_matches('/')
         .to_owned();
 
-    let authorizer = Authorizer::new(
+    let mut authorizer = Authorizer::new(
         reader.clone(),
         lease.clone(),
         &spec.secrets.jwt,
         spec.web.jwt_ttl_secs,
     );
+    if let Some(l) = &legacy {
+        authorizer = authorizer.with_legacy(l.check_params());
+    }
     let settings = WebSettings {
-        cookie: CookieSettings {
-            name: spec.cookies.name.clone(),
-            domain: spec.cookies.domain.clone(),
-            secure: spec.cookies.secure,
-            same_site: spec.cookies.same_site.clone(),
-        },
+        cookie: ng_cookie,
+        legacy_cookie: legacy.as_ref().map(|l| l.cookie().clone()),
         redirect_hosts: spec.web.redirect_hosts.clone(),
         default_next_page: spec.web.default_next_page.clone(),
         require_auth: spec.web.require_auth,
@@ -272,6 +290,7 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
             ))
             .into_bytes(),
         },
+        legacy,
     })
     .await?;
     let app = authd_web::router(backend);

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use authd_auth::tokens::{NgCookie, iso8601_ms};
+use authd_auth::tokens::NgCookie;
 use authd_auth::{FullName, Profile};
 use authd_raft::command::NewUser;
 use authd_raft::{Applied, Command};
@@ -63,6 +63,20 @@ impl NodeBackend {
                 return Err(LoginError::Locked(retry_after));
             }
         };
+        if let Some(legacy) = &inner.legacy {
+            // Legacy mode: the tapir tables decide (same lockout, same generic refusal).
+            return match legacy.login(req).await {
+                Ok(l) => {
+                    inner.login_guard.succeeded(&attempt, &inner.proposer);
+                    Ok(self.login_ok(&l.session, l.index, vec![l.set_cookie])?)
+                }
+                Err(BackendError::Invalid(_)) => {
+                    inner.login_guard.failed(attempt).await;
+                    Err(LoginError::Invalid)
+                }
+                Err(e) => Err(LoginError::Backend(e)),
+            };
+        }
         let phc = user
             .as_ref()
             .map_or_else(|| inner.dummy_phc.clone(), |u| u.password_hash.clone());
@@ -96,22 +110,9 @@ impl NodeBackend {
             SessionsMsg::Create(new, p)
         })
         .await?;
-        let cookie = NgCookie {
-            user_id: user.id.to_string(),
-            session_id: s.id.clone(),
-            nonce: s.nonce.clone(),
-            expires: iso8601_ms(s.expires_ms),
-            exp: s.expires_ms / 1000,
-            idx,
-        }
-        .encode(inner.authorizer.keys())
-        .map_err(|e| BackendError::Internal(e.to_string()))?;
         tracing::info!(user = user.id, "login");
         metrics::counter!("authd_logins_total", "outcome" => "ok").increment(1);
-        Ok(LoginOk {
-            cookie,
-            max_age_secs: s.expires_ms.saturating_sub(now_ms()) / 1000,
-        })
+        Ok(self.login_ok(&s, idx, Vec::new())?)
     }
 }
 

@@ -1,0 +1,137 @@
+//! Legacy-mode login: the tapir tables decide; authd keeps an Argon2id copy (lazy upgrade).
+//!
+//! Order, so a failure never leaves half a login: account check (read only), import or
+//! upgrade of the user in replicated state (harmless on its own), tapir session row and audit
+//! row (one transaction), then the linked authd session; if that last step fails the tapir
+//! row is ended again.
+
+use authd_auth::Session;
+use authd_legacy::{AccountRow, LoginError};
+use authd_raft::Command;
+use authd_raft::command::NewUser;
+use authd_web::{BackendError, LoginRequest};
+
+use super::{LegacyMode, cookie_ip, unavailable};
+use crate::actors::{hash_error, now_ms};
+
+/// A legacy-mode login's outcome: the authd session and the legacy cookie to set with it.
+pub struct LegacyLogin {
+    /// The linked authd session.
+    pub session: Session,
+    /// Log index of its creation (carried in the NG cookie).
+    pub index: u64,
+    /// Complete `Set-Cookie` value for `tapir_session`.
+    pub set_cookie: String,
+}
+
+impl LegacyMode {
+    /// See the module docs. `Err(Invalid)` for every refused credential, one generic answer.
+    pub async fn login(&self, req: LoginRequest) -> Result<LegacyLogin, BackendError> {
+        let account = match authd_legacy::authenticate(&self.db, &req.login, &req.password).await {
+            Ok(a) => a,
+            Err(LoginError::Refused(why)) => {
+                tracing::info!(reason = %why, "legacy login refused");
+                metrics::counter!("authd_logins_total", "outcome" => "failed").increment(1);
+                return Err(BackendError::Invalid("invalid credentials".into()));
+            }
+            Err(LoginError::Db(e)) => return Err(unavailable(&e)),
+        };
+        let user_id = self.ensure_user(&account, Some(&req.password)).await?;
+        let now = now_ms();
+        let ip = cookie_ip(req.ip.as_deref());
+        let tapir = authd_legacy::open_session(&self.db, &account, &ip, now / 1000)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let start_ms = tapir.issued_at.saturating_mul(1000);
+        let end_ms = tapir.expires_at(self.duration_secs).saturating_mul(1000);
+        let linked = self
+            .link_session(
+                user_id,
+                tapir.session_id,
+                (start_ms, end_ms),
+                req.ip,
+                req.user_agent,
+            )
+            .await;
+        let (session, index) = match linked {
+            Ok(x) => x,
+            Err(e) => {
+                self.end_rows(&[tapir.session_id]).await;
+                return Err(e);
+            }
+        };
+        let max_age = self.duration_secs.saturating_sub(1);
+        tracing::info!(user = user_id, "legacy login");
+        metrics::counter!("authd_logins_total", "outcome" => "ok").increment(1);
+        Ok(LegacyLogin {
+            session,
+            index,
+            set_cookie: self.cookie.set(&tapir.pack(&self.secret), max_age),
+        })
+    }
+
+    /// Make sure the tapir account exists in replicated state under its tapir id; with a
+    /// (just verified) password, make sure authd's Argon2id hash matches it.
+    pub(super) async fn ensure_user(
+        &self,
+        account: &AccountRow,
+        password: Option<&str>,
+    ) -> Result<u64, BackendError> {
+        let id = account
+            .id()
+            .ok_or_else(|| BackendError::Invalid("unusable legacy user id".into()))?;
+        let existing = self.deps.reader.load().state.user(id).cloned();
+        let hasher = &self.deps.hasher;
+        let hash = |pw: &str| {
+            let pw = pw.to_owned();
+            async move { hasher.hash(pw).await.map_err(hash_error) }
+        };
+        if let Some(u) = existing {
+            if u.suspended {
+                return Err(BackendError::Invalid("invalid credentials".into()));
+            }
+            if let Some(pw) = password
+                && !hasher
+                    .verify(pw.to_owned(), u.password_hash.clone())
+                    .await
+                    .map_err(hash_error)?
+            {
+                let password_hash = hash(pw).await?;
+                let cmd = Command::SetPassword {
+                    user_id: id,
+                    password_hash,
+                };
+                self.deps.ended(cmd).await?;
+            }
+            return Ok(id);
+        }
+        let password_hash = match password {
+            Some(pw) => hash(pw).await?,
+            // Not a PHC string: no password logs in through authd's own store until a legacy login.
+            None => "!".to_owned(),
+        };
+        let cmd = Command::CreateUser(NewUser {
+            id: Some(id),
+            username: account.nickname.clone(),
+            email: account.email.clone(),
+            name: account.name(),
+            profile: account.profile(),
+            verified: account.flag_email_verified == 1,
+            roles: account.roles().into_iter().collect(),
+            password_hash,
+            created_ms: now_ms(),
+        });
+        match self.deps.ended(cmd).await {
+            Ok(_) => Ok(id),
+            // Imported meanwhile by a concurrent login on another node.
+            Err(BackendError::Conflict(_)) if self.deps.reader.load().state.user(id).is_some() => {
+                Ok(id)
+            }
+            Err(BackendError::Conflict(why)) => {
+                tracing::warn!(user = id, %why, "legacy account clashes with an authd account");
+                Err(BackendError::Invalid("invalid credentials".into()))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
