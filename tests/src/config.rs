@@ -85,7 +85,18 @@ pub struct ClusterConfig {
     /// `[login]` brute-force limits; the binary's defaults when `None`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub login: Option<LoginTuning>,
+    /// `[legacy]`: legacy (tapir) mode when set (see `crate::tapir`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub legacy: Option<LegacySection>,
     pub nodes: Vec<NodeConfig>,
+}
+
+/// `[legacy]` (dev mode: inline cookie secret).
+#[derive(Debug, Clone, Serialize)]
+pub struct LegacySection {
+    pub database_url: String,
+    pub cookie_secret: String,
+    pub session_duration: u64,
 }
 
 /// `[login]`.
@@ -125,6 +136,7 @@ impl ClusterConfig {
             raft: RaftTuning::default(),
             sessions: SessionsTuning::default(),
             login: None,
+            legacy: None,
             nodes,
         })
     }

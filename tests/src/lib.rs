@@ -22,6 +22,7 @@ pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod process;
+pub mod tapir;
 pub mod wait;
 pub mod webdriver;
 
@@ -30,7 +31,8 @@ pub use client::{
 };
 pub use cluster::Cluster;
 pub use config::{
-    ClusterConfig, LoginTuning, NodeConfig, RaftTuning, Secrets, SessionsTuning, free_ports,
+    ClusterConfig, LegacySection, LoginTuning, NodeConfig, RaftTuning, Secrets, SessionsTuning,
+    free_ports,
     random_hex, random_vec,
 };
 pub use process::{authd_bin, describe, run_authd, workspace_root};

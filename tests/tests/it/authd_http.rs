@@ -60,6 +60,11 @@ pub struct WebResp {
 }
 
 impl WebResp {
+    /// Read a response the tests made themselves.
+    pub async fn read_pub(resp: reqwest::Response) -> Result<WebResp> {
+        WebResp::read(resp).await
+    }
+
     async fn read(resp: reqwest::Response) -> Result<WebResp> {
         let status = resp.status().as_u16();
         let h = resp.headers();
