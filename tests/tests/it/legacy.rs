@@ -13,7 +13,7 @@ use authd_tests::{unix_now, wait_until};
 use crate::authd_http::{Web, assert_accepted_everywhere, web_client, webs};
 use crate::legacy_util::{
     DURATION, TAPIR, auth_tapir, auth_with, cookie_of, legacy_cluster, legacy_site_cookie,
-    login_both, logout_with, set_cookie_line,
+    login_both, logout_with, set_cookie_line, wait_row_ended,
 };
 use crate::util::uniq;
 
@@ -98,15 +98,11 @@ async fn scenario(t: TapirDb) -> Result<()> {
         "{}",
         r.describe()
     );
-    wait_until(
+    wait_row_ended(
+        &t,
+        tid,
         "the tapir row ended by authd logout",
         Duration::from_secs(5),
-        || async {
-            match t.db.session(tid).await? {
-                Some(r) if r.end_time != 0 => Ok(()),
-                other => bail!("{other:?}"),
-            }
-        },
     )
     .await?;
     refused_everywhere(&webs, &tapir).await?;

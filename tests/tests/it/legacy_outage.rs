@@ -5,13 +5,15 @@
 
 use std::time::Duration;
 
-use anyhow::{Result, bail, ensure};
+use anyhow::{Result, ensure};
 use authd_legacy::{TapirCookie, TapirStore};
 use authd_tests::tapir::{PrivateMariaDb, TapirDb};
 use authd_tests::{unix_now, wait_until};
 
 use crate::authd_http::{assert_accepted_everywhere, assert_refused_everywhere, web_client, webs};
-use crate::legacy_util::{auth_tapir, legacy_cluster, legacy_site_cookie, login_both};
+use crate::legacy_util::{
+    auth_tapir, legacy_cluster, legacy_site_cookie, login_both, wait_row_ended,
+};
 use crate::util::uniq;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -105,15 +107,11 @@ async fn mariadb_stopped_mid_test() -> Result<()> {
     })
     .await?;
     let tid_b = TapirCookie::unpack(&tapir_b, secret.as_bytes())?.session_id;
-    wait_until(
+    wait_row_ended(
+        &t,
+        tid_b,
         "the deferred tapir logout is written",
         Duration::from_secs(10),
-        || async {
-            match t.db.session(tid_b).await? {
-                Some(r) if r.end_time != 0 => Ok(()),
-                other => bail!("{other:?}"),
-            }
-        },
     )
     .await?;
     let r = auth_tapir(&w, &unseen).await?;

@@ -98,3 +98,20 @@ pub fn legacy_site_cookie(session_id: u64, user_id: u64, issued_at: u64, secret:
     }
     .pack(secret.as_bytes())
 }
+
+/// Wait until the tapir row `session_id` shows an end time (a logout written to the database).
+pub async fn wait_row_ended(
+    t: &authd_tests::tapir::TapirDb,
+    session_id: u64,
+    what: &str,
+    timeout: std::time::Duration,
+) -> Result<()> {
+    use authd_legacy::TapirStore;
+    authd_tests::wait_until(what, timeout, || async {
+        match t.db.session(session_id).await? {
+            Some(r) if r.end_time != 0 => Ok(()),
+            other => bail!("{other:?}"),
+        }
+    })
+    .await
+}
