@@ -30,6 +30,7 @@ pub struct LegacyMode {
     duration_secs: u64,
     cookie: CookieSettings,
     deps: Deps,
+    refusals: import::Refusals,
 }
 
 impl LegacyMode {
@@ -48,6 +49,7 @@ impl LegacyMode {
                 ..ng_cookie.clone()
             },
             deps,
+            refusals: import::Refusals::default(),
         }))
     }
 

@@ -190,6 +190,21 @@ async fn legacy_site_sessions(
     let now = unix_now();
     let sid = t.db.create_session(user, now, "10.0.0.9").await?;
     let cookie = legacy_site_cookie(sid, user, now, secret);
+    // Asked on every node at once, every answer as it comes: the first request with a new
+    // cookie is answered 200 on any node (checked once, then waited for locally), never 503.
+    let firsts = futures::future::join_all(webs.iter().map(|(id, w)| {
+        let (w, cookie) = (w.clone().raw(), cookie.clone());
+        async move { (*id, auth_tapir(&w, &cookie).await) }
+    }))
+    .await;
+    for (id, r) in firsts {
+        let r = r?;
+        ensure!(
+            r.status == 200 && r.authorization.is_some(),
+            "node {id}: {}",
+            r.describe()
+        );
+    }
     for (id, w) in webs {
         let r = auth_tapir(w, &cookie).await?;
         ensure!(
