@@ -109,6 +109,13 @@ impl TapirStore for LegacyDb {
     async fn set_flag(&self, user_id: u64, flag: Flag, value: bool) -> Result<()> {
         dispatch!(self, p => p.set_flag(user_id, flag, value).await)
     }
+    async fn endorsement_facts(
+        &self,
+        user_id: u64,
+        email: &str,
+    ) -> Result<crate::endorsements::Facts> {
+        dispatch!(self, p => p.endorsement_facts(user_id, email).await)
+    }
     async fn has_schema(&self) -> Result<bool> {
         dispatch!(self, p => p.has_schema().await)
     }

@@ -6,6 +6,7 @@ pub mod account;
 pub mod cookie;
 pub mod db;
 pub mod dev;
+pub mod endorsements;
 pub mod error;
 pub mod login;
 pub mod password;

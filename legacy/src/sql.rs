@@ -86,3 +86,36 @@ pub const UPDATE_PASSWORD: &str =
 
 /// Liveness probe.
 pub const PING: &str = "SELECT 1";
+
+/// Explicit endorsements: summed points of valid rows per category.
+pub const EXPLICIT_ENDORSEMENTS: &str =
+    "SELECT archive, subject_class, CAST(SUM(point_value) AS SIGNED INTEGER)
+     FROM arXiv_endorsements WHERE endorsee_id = ? AND flag_valid = 1
+     GROUP BY archive, subject_class";
+/// Invalidated automatic endorsements.
+pub const INVALIDATED_AUTO: &str = "SELECT archive, subject_class FROM arXiv_endorsements
+     WHERE endorsee_id = ? AND flag_valid = 0 AND CAST(type AS CHAR) = 'auto'";
+/// Active categories (the taxonomy).
+pub const ACTIVE_CATEGORIES: &str =
+    "SELECT archive, subject_class FROM arXiv_categories WHERE active = 1";
+/// Policies of definitive, active categories.
+pub const POLICIES: &str = "SELECT c.archive, c.subject_class, d.endorsement_domain,
+     CAST(d.endorse_all AS CHAR), CAST(d.endorse_email AS CHAR),
+     CAST(d.papers_to_endorse AS SIGNED INTEGER)
+     FROM arXiv_categories c
+     JOIN arXiv_endorsement_domains d ON d.endorsement_domain = c.endorsement_domain
+     WHERE c.definitive = 1 AND c.active = 1";
+/// Whitelist matches of an e-mail.
+pub const WHITELISTED: &str =
+    "SELECT CAST(COUNT(*) AS SIGNED INTEGER) FROM arXiv_white_email WHERE ? LIKE pattern";
+/// Blacklist matches of an e-mail.
+pub const BLACKLISTED: &str =
+    "SELECT CAST(COUNT(*) AS SIGNED INTEGER) FROM arXiv_black_email WHERE ? LIKE pattern";
+/// Papers per endorsement domain: each valid owned document once per domain.
+pub const PAPERS_PER_DOMAIN: &str =
+    "SELECT c.endorsement_domain, CAST(COUNT(DISTINCT o.document_id) AS SIGNED INTEGER)
+     FROM arXiv_paper_owners o
+     JOIN arXiv_in_category i ON i.document_id = o.document_id
+     JOIN arXiv_categories c ON c.archive = i.archive AND c.subject_class = i.subject_class
+     WHERE o.user_id = ? AND o.valid = 1 AND c.endorsement_domain IS NOT NULL
+     GROUP BY c.endorsement_domain";

@@ -9,6 +9,7 @@ use std::future::Future;
 use sqlx::{MySqlPool, SqlitePool};
 
 use crate::account::AccountRow;
+use crate::endorsements::{Facts, Policy, category};
 use crate::error::{LegacyError, Result};
 use crate::schema::{self, Dialect};
 use crate::sql;
@@ -120,6 +121,12 @@ pub trait TapirStore: Send + Sync {
         flag: Flag,
         value: bool,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// Everything the endorsement algorithm needs for one user (reference §3.8).
+    fn endorsement_facts(
+        &self,
+        user_id: u64,
+        email: &str,
+    ) -> impl Future<Output = Result<Facts>> + Send;
     /// Whether the tapir tables exist.
     fn has_schema(&self) -> impl Future<Output = Result<bool>> + Send;
     /// Create the tapir tables; refuses if they exist.
@@ -271,6 +278,55 @@ macro_rules! tapir_store {
                     .execute(self)
                     .await?;
                 Ok(())
+            }
+
+            async fn endorsement_facts(&self, user_id: u64, email: &str) -> Result<Facts> {
+                let uid = int(user_id)?;
+                let mut f = Facts::default();
+                let rows: Vec<(String, String, i64)> = sqlx::query_as(sql::EXPLICIT_ENDORSEMENTS)
+                    .bind(uid)
+                    .fetch_all(self)
+                    .await?;
+                f.explicit = rows
+                    .into_iter()
+                    .map(|(a, s, p)| (category(&a, &s), p))
+                    .collect();
+                let rows: Vec<(String, String)> = sqlx::query_as(sql::INVALIDATED_AUTO)
+                    .bind(uid)
+                    .fetch_all(self)
+                    .await?;
+                f.invalidated = rows.iter().map(|(a, s)| category(a, s)).collect();
+                let rows: Vec<(String, String)> = sqlx::query_as(sql::ACTIVE_CATEGORIES)
+                    .fetch_all(self)
+                    .await?;
+                for (a, s) in rows {
+                    f.active
+                        .entry(a.clone())
+                        .or_default()
+                        .insert(category(&a, &s));
+                }
+                let rows: Vec<(String, String, String, Option<String>, Option<String>, i64)> =
+                    sqlx::query_as(sql::POLICIES).fetch_all(self).await?;
+                for (a, s, domain, all, by_mail, min_papers) in rows {
+                    let yes = |v: &Option<String>| v.as_deref() == Some("y");
+                    let p = Policy {
+                        domain,
+                        endorse_all: yes(&all),
+                        endorse_email: yes(&by_mail),
+                        min_papers,
+                    };
+                    f.policies.insert(category(&a, &s), p);
+                }
+                let count =
+                    |q: &'static str| sqlx::query_scalar::<_, i64>(q).bind(email).fetch_one(self);
+                f.whitelisted = count(sql::WHITELISTED).await? > 0;
+                f.blacklisted = count(sql::BLACKLISTED).await? > 0;
+                let rows: Vec<(String, i64)> = sqlx::query_as(sql::PAPERS_PER_DOMAIN)
+                    .bind(uid)
+                    .fetch_all(self)
+                    .await?;
+                f.papers = rows.into_iter().collect();
+                Ok(f)
             }
 
             async fn has_schema(&self) -> Result<bool> {

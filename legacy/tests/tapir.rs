@@ -197,7 +197,55 @@ async fn schema_and_rows(db: &LegacyDb) -> R {
     Ok(())
 }
 
+async fn exec(db: &LegacyDb, sql: &'static str) -> R {
+    match db {
+        LegacyDb::MySql(p) => sqlx::raw_sql(sql).execute(p).await.map(|_| ())?,
+        LegacyDb::Sqlite(p) => sqlx::raw_sql(sql).execute(p).await.map(|_| ())?,
+    }
+    Ok(())
+}
+
+async fn endorsements(db: &LegacyDb) -> R {
+    let uid = db.register(&account("ivan", true)).await?;
+    exec(db, "INSERT INTO arXiv_endorsement_domains (endorsement_domain, endorse_all, endorse_email, papers_to_endorse)
+              VALUES ('math', 'n', 'n', 2), ('cs', 'n', 'y', 4)").await?;
+    exec(db, "INSERT INTO arXiv_categories (archive, subject_class, definitive, active, endorsement_domain)
+              VALUES ('math', 'GM', 1, 1, 'math'), ('math', 'AG', 1, 1, 'math'),
+                     ('cs', 'AI', 1, 1, 'cs'), ('cs', 'LG', 1, 1, 'cs'), ('cs', 'XX', 1, 0, 'cs')").await?;
+    exec(
+        db,
+        "INSERT INTO arXiv_black_email (pattern) VALUES ('%.biz.%'), ('%example.org')",
+    )
+    .await?;
+    exec(db, "INSERT INTO arXiv_documents (document_id, paper_id, dated) VALUES (1, '2401.00001', 0), (2, '2401.00002', 0)").await?;
+    let sql = |s: &str| s.replace("UID", &uid.to_string());
+    for s in [
+        "INSERT INTO arXiv_paper_owners (document_id, user_id, valid) VALUES (1, UID, 1), (2, UID, 1)",
+        // A cross-list counts once per domain.
+        "INSERT INTO arXiv_in_category (document_id, archive, subject_class) VALUES (1, 'math', 'GM'), (1, 'math', 'AG'), (2, 'math', 'AG')",
+        "INSERT INTO arXiv_endorsements (endorsee_id, archive, subject_class, flag_valid, type, point_value)
+         VALUES (UID, 'cs', 'LG', 1, 'user', 10), (UID, 'cs', 'AI', 1, 'user', -10), (UID, 'cs', 'AI', 1, 'admin', 5)",
+    ] {
+        let s = sql(s);
+        match db {
+            LegacyDb::MySql(p) => sqlx::raw_sql(sqlx::AssertSqlSafe(s)).execute(p).await.map(|_| ())?,
+            LegacyDb::Sqlite(p) => sqlx::raw_sql(sqlx::AssertSqlSafe(s)).execute(p).await.map(|_| ())?,
+        }
+    }
+    let f = db.endorsement_facts(uid, "ivan@example.org").await?;
+    assert!(f.blacklisted && !f.whitelisted);
+    assert_eq!(f.papers.get("math"), Some(&2));
+    assert_eq!(f.explicit.get("cs.AI"), Some(&-5));
+    assert_eq!(f.active.get("cs").map(|c| c.len()), Some(2));
+    assert_eq!(
+        f.endorsements(),
+        vec!["cs.LG".to_owned(), "math.*".to_owned()]
+    );
+    Ok(())
+}
+
 async fn all(db: &LegacyDb) -> R {
+    endorsements(db).await?;
     login_matrix(db).await?;
     sessions(db).await?;
     schema_and_rows(db).await
