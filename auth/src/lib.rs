@@ -10,5 +10,7 @@ pub mod scope;
 pub mod tokens;
 
 pub use ids::{RandomError, random_hex, split_bearer, token_digest};
-pub use model::{AuthCode, Client, FullName, Profile, Session, Token, TokenKind, User};
+pub use model::{
+    AuthCode, Client, FullName, LegacyGrants, Profile, Session, Token, TokenKind, User,
+};
 pub use scope::{Scope, ScopeError, grantable, missing_scopes};

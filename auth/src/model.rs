@@ -59,6 +59,18 @@ pub struct User {
     pub password_hash: String,
     /// Creation time, Unix ms.
     pub created_ms: u64,
+    /// What the legacy (tapir) database grants, for accounts imported from it.
+    pub legacy: Option<LegacyGrants>,
+}
+
+/// Legacy authorizations (reference §3.8, §3.13), computed from the tapir tables at login and
+/// carried in the upstream JWT's `authorizations`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct LegacyGrants {
+    /// Classic capability code.
+    pub classic: u32,
+    /// Endorsed categories (`archive.subject_class`, `archive.*`, `*.*`).
+    pub endorsements: Vec<String>,
 }
 
 /// A browser login: what the NG cookie points at.

@@ -369,6 +369,7 @@ impl Authorizer {
         }
         let shard = self.shard(&s.key);
         let exp = (now + self.ttl_secs).min(s.end_ms / 1000).max(now + 1);
+        let legacy = s.user.and_then(|u| u.legacy.clone()).unwrap_or_default();
         let claims = UpstreamSession {
             session_id: s.id.to_owned(),
             start_time: iso8601_ms(s.start_ms),
@@ -376,8 +377,8 @@ impl Authorizer {
             client: s.client,
             end_time: Some(iso8601_ms(s.end_ms)),
             authorizations: Some(Authorizations {
-                classic: 0,
-                endorsements: Vec::new(),
+                classic: legacy.classic,
+                endorsements: legacy.endorsements,
                 scopes: s.scopes,
             }),
             ip_address: s.ip,

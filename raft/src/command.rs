@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use authd_auth::{AuthCode, Client, FullName, Profile, Session, Token};
+use authd_auth::{AuthCode, Client, FullName, LegacyGrants, Profile, Session, Token};
 
 use crate::guard::FailureCount;
 use serde::{Deserialize, Serialize};
@@ -128,6 +128,8 @@ pub enum Command {
         tapir_ids: Vec<u64>,
         by_legacy: bool,
     },
+    /// Replace what the legacy database grants a user (classic code, endorsements).
+    SetLegacyGrants { user_id: u64, grants: LegacyGrants },
     /// The legacy database now shows these tapir sessions ended: clear them from the outbox.
     TapirEndsWritten { tapir_ids: Vec<u64> },
 }
@@ -242,7 +244,8 @@ impl Command {
             // Both may end a family (reuse), so they are acknowledged like a revocation.
             | Command::RedeemCode { .. }
             | Command::RotateRefresh { .. }
-            | Command::EndTapirSessions { .. } => Visibility::Revoked,
+            | Command::EndTapirSessions { .. }
+            | Command::SetLegacyGrants { .. } => Visibility::Revoked,
         }
     }
 

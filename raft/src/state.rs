@@ -324,6 +324,9 @@ impl State {
                 Ok(Applied::Ended(self.end_client_tokens(client_id)))
             }
             Command::IssueToken(t) => self.issue_token(t),
+            Command::SetLegacyGrants { user_id, grants } => {
+                self.edit_user(*user_id, |u| u.legacy = Some(grants.clone()))
+            }
             Command::EndTapirSessions {
                 tapir_ids,
                 by_legacy,
@@ -437,6 +440,7 @@ impl State {
             scopes: BTreeSet::new(),
             password_hash: nu.password_hash.clone(),
             created_ms: nu.created_ms,
+            legacy: None,
         };
         self.usernames.insert(username, id);
         self.emails.insert(email, id);

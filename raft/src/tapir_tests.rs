@@ -125,3 +125,24 @@ fn logout_with_the_legacy_cookie_queues_linked_and_unlinked_rows() {
     assert_eq!(st.tapir().outbox(), vec![7, 99]);
     assert!(st.tapir().is_ended(7));
 }
+
+#[test]
+fn legacy_grants_replace_and_narrow() {
+    let mut st = state_with_user();
+    let grants = authd_auth::LegacyGrants {
+        classic: 6,
+        endorsements: vec!["math.*".into()],
+    };
+    let cmd = Command::SetLegacyGrants {
+        user_id: 42,
+        grants: grants.clone(),
+    };
+    assert_eq!(cmd.visibility(), Visibility::Revoked, "grants can shrink");
+    assert_eq!(st.apply(&cmd), Ok(Applied::Done));
+    assert_eq!(st.user(42).and_then(|u| u.legacy.clone()), Some(grants));
+    let unknown = Command::SetLegacyGrants {
+        user_id: 7,
+        grants: authd_auth::LegacyGrants::default(),
+    };
+    assert_eq!(st.apply(&unknown), Err(Rejected::UnknownUser));
+}

@@ -101,6 +101,16 @@ impl TapirDb {
         Ok(id)
     }
 
+    /// Run a statement the test wrote (seeding tables the adapter only reads).
+    pub async fn exec(&self, sql: String) -> Result<()> {
+        let q = sqlx::raw_sql(sqlx::AssertSqlSafe(sql));
+        match &self.db {
+            LegacyDb::MySql(p) => q.execute(p).await.map(|_| ())?,
+            LegacyDb::Sqlite(p) => q.execute(p).await.map(|_| ())?,
+        }
+        Ok(())
+    }
+
     /// Set an account flag, as the legacy site's admins would.
     pub async fn set_flag(&self, user_id: u64, flag: Flag, value: bool) -> Result<()> {
         Ok(self.db.set_flag(user_id, flag, value).await?)

@@ -5,8 +5,8 @@
 //! row (one transaction), then the linked authd session; if that last step fails the tapir
 //! row is ended again.
 
-use authd_auth::Session;
-use authd_legacy::{AccountRow, LoginError};
+use authd_auth::{LegacyGrants, Session};
+use authd_legacy::{AccountRow, LoginError, TapirStore};
 use authd_raft::Command;
 use authd_raft::command::NewUser;
 use authd_web::{BackendError, LoginRequest};
@@ -70,9 +70,42 @@ impl LegacyMode {
         })
     }
 
-    /// Make sure the tapir account exists in replicated state under its tapir id; with a
-    /// (just verified) password, make sure authd's Argon2id hash matches it.
+    /// Make sure the tapir account exists in replicated state under its tapir id, with its
+    /// current legacy grants; with a (just verified) password, make sure authd's Argon2id hash
+    /// matches it.
     pub(super) async fn ensure_user(
+        &self,
+        account: &AccountRow,
+        password: Option<&str>,
+    ) -> Result<u64, BackendError> {
+        let id = self.import_user(account, password).await?;
+        let facts = self
+            .db
+            .endorsement_facts(id, &account.email)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let grants = LegacyGrants {
+            classic: account.classic(),
+            endorsements: facts.endorsements(),
+        };
+        let current = self
+            .deps
+            .reader
+            .load()
+            .state
+            .user(id)
+            .and_then(|u| u.legacy.clone());
+        if current.as_ref() != Some(&grants) {
+            let cmd = Command::SetLegacyGrants {
+                user_id: id,
+                grants,
+            };
+            self.deps.ended(cmd).await?;
+        }
+        Ok(id)
+    }
+
+    async fn import_user(
         &self,
         account: &AccountRow,
         password: Option<&str>,

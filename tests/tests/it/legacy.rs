@@ -10,7 +10,9 @@ use authd_legacy::{Flag, TapirCookie, TapirStore};
 use authd_tests::tapir::TapirDb;
 use authd_tests::{unix_now, wait_until};
 
-use crate::authd_http::{Web, assert_accepted_everywhere, web_client, webs};
+use crate::authd_http::{
+    Web, assert_accepted_everywhere, jwt_secret, verify_hs256, web_client, webs,
+};
 use crate::legacy_util::{
     DURATION, TAPIR, auth_tapir, auth_with, cookie_of, legacy_cluster, legacy_site_cookie,
     login_both, logout_with, set_cookie_line, wait_row_ended,
@@ -42,6 +44,11 @@ async fn scenario(t: TapirDb) -> Result<()> {
     };
     let alice = uniq("a");
     let alice_id = t.add_user(&alice, PW, true).await?;
+    t.exec(format!(
+        "INSERT INTO arXiv_endorsements (endorsee_id, archive, subject_class, flag_valid, type, point_value)
+         VALUES ({alice_id}, 'cs', 'LG', 1, 'user', 10)"
+    ))
+    .await?;
     login_matrix(&t, &w, &alice).await?;
 
     // Username login: both cookies, one row with end_time 0, the cookie's fields right.
