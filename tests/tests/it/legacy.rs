@@ -96,6 +96,21 @@ async fn scenario(t: TapirDb) -> Result<()> {
             r.describe()
         );
     }
+    // The upstream JWT carries the legacy authorizations: policy class 2 scopes, the classic
+    // capability code and the endorsements computed from the tapir tables.
+    let r = auth_tapir(&w, &tapir).await?;
+    let claims = verify_hs256(&r.authorization.unwrap_or_default(), &jwt_secret(&cluster)?)?;
+    let a = &claims["authorizations"];
+    ensure!(
+        a["classic"] == 4 && a["endorsements"] == serde_json::json!(["cs.LG"]),
+        "{claims}"
+    );
+    let scopes = a["scopes"].as_array().cloned().unwrap_or_default();
+    ensure!(scopes.contains(&"submission:create".into()), "{claims}");
+    ensure!(
+        claims["user"]["user_id"] == alice_id.to_string(),
+        "{claims}"
+    );
 
     // authd logout (NG cookie) ends the tapir row too, and the tapir cookie with it.
     let tid = TapirCookie::unpack(&tapir, secret.as_bytes())?.session_id;
