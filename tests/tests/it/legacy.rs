@@ -108,7 +108,7 @@ async fn scenario(t: TapirDb) -> Result<()> {
     let scopes = a["scopes"].as_array().cloned().unwrap_or_default();
     ensure!(scopes.contains(&"submission:create".into()), "{claims}");
     ensure!(
-        claims["user"]["user_id"] == alice_id.to_string(),
+        claims["user"]["user_id"].as_str() == Some(alice_id.to_string().as_str()),
         "{claims}"
     );
 
