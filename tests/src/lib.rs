@@ -32,8 +32,7 @@ pub use client::{
 pub use cluster::Cluster;
 pub use config::{
     ClusterConfig, LegacySection, LoginTuning, NodeConfig, RaftTuning, Secrets, SessionsTuning,
-    free_ports,
-    random_hex, random_vec,
+    free_ports, random_hex, random_vec,
 };
 pub use process::{authd_bin, describe, run_authd, workspace_root};
 pub use wait::{Fatal, ensure_now, wait_until};
