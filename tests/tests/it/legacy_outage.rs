@@ -61,7 +61,7 @@ async fn mariadb_stopped_mid_test() -> Result<()> {
             r.set_cookie
         );
         ensure!(
-            r.body.contains("temporarily unavailable"),
+            r.body.contains("briefly unavailable; nothing was changed"),
             "node {id}: {}",
             r.body
         );

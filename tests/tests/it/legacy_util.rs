@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result, bail};
 use authd_legacy::TapirCookie;
-use authd_tests::{Cluster, LegacySection, random_hex};
+use authd_tests::{Cluster, LegacySection, LoginTuning, random_hex};
 
 use crate::authd_http::{AuthReq, Web, WebResp};
 
@@ -16,6 +16,13 @@ pub async fn legacy_cluster(url: &str) -> Result<(Cluster, String)> {
     let secret = format!("legacy-{}", random_hex(16)?);
     let (u, s) = (url.to_owned(), secret.clone());
     let cluster = Cluster::start(3, move |c| {
+        // 100 concurrent logins from one address are the point of one test, not an attack.
+        c.login = Some(LoginTuning {
+            max_failures_per_account: 1000,
+            max_failures_per_ip: 10_000,
+            window_secs: 900,
+            lockout_secs: 900,
+        });
         c.legacy = Some(LegacySection {
             database_url: u.clone(),
             cookie_secret: s.clone(),
