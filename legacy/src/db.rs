@@ -103,6 +103,12 @@ impl TapirStore for LegacyDb {
     async fn register(&self, a: &NewAccount) -> Result<u64> {
         dispatch!(self, p => p.register(a).await)
     }
+    async fn login_taken(&self, nickname: &str, email: &str) -> Result<(bool, bool)> {
+        dispatch!(self, p => p.login_taken(nickname, email).await)
+    }
+    async fn delete_account(&self, user_id: u64) -> Result<()> {
+        dispatch!(self, p => p.delete_account(user_id).await)
+    }
     async fn set_password(&self, user_id: u64, enc: &str) -> Result<()> {
         dispatch!(self, p => p.set_password(user_id, enc).await)
     }

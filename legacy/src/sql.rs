@@ -119,3 +119,17 @@ pub const PAPERS_PER_DOMAIN: &str =
      JOIN arXiv_categories c ON c.archive = i.archive AND c.subject_class = i.subject_class
      WHERE o.user_id = ? AND o.valid = 1 AND c.endorsement_domain IS NOT NULL
      GROUP BY c.endorsement_domain";
+
+/// Nickname rows with this name, valid or not (registration refuses any).
+pub const NICKNAME_COUNT: &str =
+    "SELECT CAST(COUNT(*) AS SIGNED INTEGER) FROM tapir_nicknames WHERE nickname = ?";
+/// User rows with this e-mail.
+pub const EMAIL_COUNT: &str =
+    "SELECT CAST(COUNT(*) AS SIGNED INTEGER) FROM tapir_users WHERE email = ?";
+/// Undoing a registration whose authd half failed, one table at a time (in one transaction).
+pub const DELETE_ACCOUNT: [&str; 4] = [
+    "DELETE FROM tapir_users_password WHERE user_id = ?",
+    "DELETE FROM tapir_nicknames WHERE user_id = ?",
+    "DELETE FROM arXiv_demographics WHERE user_id = ?",
+    "DELETE FROM tapir_users WHERE user_id = ?",
+];

@@ -112,6 +112,14 @@ pub trait TapirStore: Send + Sync {
     fn audit_ip(&self, session_id: u64) -> impl Future<Output = Result<Option<String>>> + Send;
     /// Register an account (user, nickname, password) in one transaction; the new user id.
     fn register(&self, a: &NewAccount) -> impl Future<Output = Result<u64>> + Send;
+    /// Whether a nickname / an e-mail is already registered (any row, valid or not).
+    fn login_taken(
+        &self,
+        nickname: &str,
+        email: &str,
+    ) -> impl Future<Output = Result<(bool, bool)>> + Send;
+    /// Remove an account registered moments ago whose authd half failed (one transaction).
+    fn delete_account(&self, user_id: u64) -> impl Future<Output = Result<()>> + Send;
     /// Replace a user's legacy password hash.
     fn set_password(&self, user_id: u64, enc: &str) -> impl Future<Output = Result<()>> + Send;
     /// Set an account flag.
@@ -260,6 +268,25 @@ macro_rules! tapir_store {
                     .await?;
                 tx.commit().await?;
                 uint(id)
+            }
+
+            async fn login_taken(&self, nickname: &str, email: &str) -> Result<(bool, bool)> {
+                let count = |q: &'static str, v: String| {
+                    sqlx::query_scalar::<_, i64>(q).bind(v).fetch_one(self)
+                };
+                let nick = count(sql::NICKNAME_COUNT, nickname.trim().to_owned()).await? > 0;
+                let mail = count(sql::EMAIL_COUNT, email.trim().to_owned()).await? > 0;
+                Ok((nick, mail))
+            }
+
+            async fn delete_account(&self, user_id: u64) -> Result<()> {
+                let uid = int(user_id)?;
+                let mut tx = self.begin().await?;
+                for q in sql::DELETE_ACCOUNT {
+                    sqlx::query(q).bind(uid).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn set_password(&self, user_id: u64, enc: &str) -> Result<()> {

@@ -179,41 +179,14 @@ impl Accounts for NodeBackend {
                 return Err(RegisterError::EmailTaken);
             }
         }
-        let password_hash = self
-            .inner
-            .hasher
-            .hash(reg.password)
-            .await
-            .map_err(hash_error)?;
-        let create = Command::CreateUser(NewUser {
-            id: None,
-            username: reg.username,
-            email: reg.email,
-            name: Some(reg.name),
-            profile: Some(reg.profile),
-            verified: false,
-            roles: BTreeSet::from(["user".to_owned()]),
-            password_hash,
-            created_ms: now_ms(),
-        });
-        let cmd = Command::Once {
-            key: format!("captcha:{captcha_nonce}"),
-            forget_after_ms: now_ms() + FORGET_USED_AFTER_MS,
-            then: Box::new(create),
-        };
-        match self.write_user(cmd).await {
-            Ok(Applied::UserId(id)) => Ok(id),
-            Ok(other) => {
-                Err(BackendError::Internal(format!("unexpected outcome {other:?}")).into())
+        match self.inner.legacy.clone() {
+            Some(l) => {
+                l.register(&reg, |id| {
+                    self.create_registered(reg.clone(), captcha_nonce, Some(id))
+                })
+                .await
             }
-            Err(BackendError::Conflict(m)) if m.contains("username") => {
-                Err(RegisterError::UsernameTaken)
-            }
-            Err(BackendError::Conflict(m)) if m.contains("e-mail") => {
-                Err(RegisterError::EmailTaken)
-            }
-            Err(BackendError::Conflict(_)) => Err(RegisterError::CaptchaUsed),
-            Err(e) => Err(e.into()),
+            None => self.create_registered(reg, captcha_nonce, None).await,
         }
     }
 
@@ -226,7 +199,11 @@ impl Accounts for NodeBackend {
                 verified: true,
             }),
         };
-        self.write_user(cmd).await.map(|_| ())
+        let verify = async { self.write_user(cmd).await.map(|_| ()) };
+        match &self.inner.legacy {
+            Some(l) => l.verify_email(user_id, verify).await,
+            None => verify.await,
+        }
     }
 
     async fn update_profile(
@@ -268,6 +245,8 @@ impl Accounts for NodeBackend {
         keep_session: Option<String>,
         link_nonce: Option<String>,
     ) -> Result<u64, BackendError> {
+        let legacy = self.inner.legacy.clone();
+        let new_password = password.clone();
         let password_hash = self.inner.hasher.hash(password).await.map_err(hash_error)?;
         let change = Command::ChangePassword {
             user_id,
@@ -282,9 +261,15 @@ impl Accounts for NodeBackend {
             },
             None => change,
         };
-        match self.write_user(cmd).await? {
-            Applied::Ended(n) => Ok(n),
-            _ => Ok(0),
+        let write = async {
+            match self.write_user(cmd).await? {
+                Applied::Ended(n) => Ok(n),
+                _ => Ok(0),
+            }
+        };
+        match legacy {
+            Some(l) => l.set_password(user_id, &new_password, write).await,
+            None => write.await,
         }
     }
 
@@ -320,5 +305,52 @@ impl Accounts for NodeBackend {
 
     fn public_url(&self) -> &str {
         &self.inner.public_url
+    }
+}
+
+impl NodeBackend {
+    /// The authd half of a registration: the user (under `id` in legacy mode), once per captcha.
+    async fn create_registered(
+        &self,
+        reg: Registration,
+        captcha_nonce: String,
+        id: Option<u64>,
+    ) -> Result<u64, RegisterError> {
+        let password_hash = self
+            .inner
+            .hasher
+            .hash(reg.password)
+            .await
+            .map_err(hash_error)?;
+        let create = Command::CreateUser(NewUser {
+            id,
+            username: reg.username,
+            email: reg.email,
+            name: Some(reg.name),
+            profile: Some(reg.profile),
+            verified: false,
+            roles: BTreeSet::from(["user".to_owned()]),
+            password_hash,
+            created_ms: now_ms(),
+        });
+        let cmd = Command::Once {
+            key: format!("captcha:{captcha_nonce}"),
+            forget_after_ms: now_ms() + FORGET_USED_AFTER_MS,
+            then: Box::new(create),
+        };
+        match self.write_user(cmd).await {
+            Ok(Applied::UserId(id)) => Ok(id),
+            Ok(other) => {
+                Err(BackendError::Internal(format!("unexpected outcome {other:?}")).into())
+            }
+            Err(BackendError::Conflict(m)) if m.contains("username") => {
+                Err(RegisterError::UsernameTaken)
+            }
+            Err(BackendError::Conflict(m)) if m.contains("e-mail") => {
+                Err(RegisterError::EmailTaken)
+            }
+            Err(BackendError::Conflict(_)) => Err(RegisterError::CaptchaUsed),
+            Err(e) => Err(e.into()),
+        }
     }
 }

@@ -120,7 +120,15 @@ impl LegacyMode {
             async move { hasher.hash(pw).await.map_err(hash_error) }
         };
         if let Some(u) = existing {
-            if u.suspended {
+            // The same person, or an authd-only account that happens to hold this id: never
+            // log one in as the other.
+            if u.suspended || !same_person(&u, account) {
+                if !u.suspended {
+                    tracing::warn!(
+                        user = id,
+                        "legacy account id is held by another authd account"
+                    );
+                }
                 return Err(BackendError::Invalid("invalid credentials".into()));
             }
             if let Some(pw) = password
@@ -157,7 +165,15 @@ impl LegacyMode {
         match self.deps.ended(cmd).await {
             Ok(_) => Ok(id),
             // Imported meanwhile by a concurrent login on another node.
-            Err(BackendError::Conflict(_)) if self.deps.reader.load().state.user(id).is_some() => {
+            Err(BackendError::Conflict(_))
+                if self
+                    .deps
+                    .reader
+                    .load()
+                    .state
+                    .user(id)
+                    .is_some_and(|u| same_person(u, account)) =>
+            {
                 Ok(id)
             }
             Err(BackendError::Conflict(why)) => {
@@ -167,4 +183,10 @@ impl LegacyMode {
             Err(e) => Err(e),
         }
     }
+}
+
+/// Whether the authd user under a tapir id is that tapir account (same username or e-mail).
+fn same_person(u: &authd_auth::User, account: &AccountRow) -> bool {
+    u.username.eq_ignore_ascii_case(account.nickname.trim())
+        || u.email.eq_ignore_ascii_case(account.email.trim())
 }

@@ -5,6 +5,7 @@
 //! - `import`: a `tapir_session` cookie from the legacy site's own login, validated once.
 //! - `watcher`: the leader replicates legacy logouts and writes authd logouts back.
 
+mod accounts;
 pub mod config;
 mod import;
 mod login;

@@ -20,6 +20,7 @@ mod durability;
 mod failover;
 mod internal_port;
 mod legacy;
+mod legacy_accounts;
 mod legacy_cli;
 mod legacy_outage;
 mod legacy_util;

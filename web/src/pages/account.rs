@@ -9,6 +9,7 @@ use super::fields::{self, FieldErrors, FormData};
 use super::views::{self, Choices, EditPage, PasswordPage, UserPage};
 use super::{Ctx, taxonomy};
 use crate::accounts::{Account, Accounts};
+use crate::backend::BackendError;
 
 /// `GET /user`.
 pub async fn view<B: Accounts>(State(b): State<B>, Owner(ctx, account): Owner) -> Response {
@@ -162,6 +163,12 @@ pub async fn password<B: Accounts>(
                 Some(("/user", "Back to your account")),
             );
             ctx.finish(&b, r)
+        }
+        Err(BackendError::Invalid(why)) => {
+            // e.g. legacy mode: a password the classic site's format cannot hold.
+            let mut errors = FieldErrors::default();
+            errors.add("new_password", &why);
+            password_page(&b, &ctx, StatusCode::BAD_REQUEST, errors)
         }
         Err(e) => {
             tracing::warn!(error = %e, "password not changed");

@@ -135,6 +135,11 @@ pub async fn submit<B: Accounts>(State(b): State<B>, Posted(ctx, f): Posted) -> 
             ctx.finish(&b, r)
         }
         Err(BackendError::Conflict(_)) => refuse(&b, &ctx, TokenError::Invalid),
+        Err(BackendError::Invalid(why)) => {
+            let mut errors = FieldErrors::default();
+            errors.add("new_password", &why);
+            new_password_page(&b, &ctx, StatusCode::BAD_REQUEST, token, errors)
+        }
         Err(_) => ctx.unavailable(&b),
     }
 }

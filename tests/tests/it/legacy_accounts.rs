@@ -1,0 +1,103 @@
+//! Account pages in legacy mode: a password change writes through to the tapir tables (the
+//! classic site and legacy-mode login take the new password, not the old one), and a tapir
+//! account whose id an authd-only account already holds is never logged in as that account.
+
+use anyhow::{Context, Result, ensure};
+use authd_legacy::{TapirStore, password};
+use authd_tests::browser::Browser;
+use authd_tests::tapir::TapirDb;
+
+use crate::legacy_util::legacy_cluster;
+use crate::util::{create_user, uniq};
+
+const OLD: &str = "thepassword";
+const NEW: &str = "a-brand-new-passphrase-77";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_password_change_writes_through_and_id_clashes_are_refused() -> Result<()> {
+    let t = TapirDb::sqlite().await?;
+    let (cluster, _) = legacy_cluster(&t.url).await?;
+    let b = Browser::new(&cluster.base_url(1)?)?;
+
+    // An authd-only account takes id 1; the first tapir account also has id 1.
+    let op = create_user(&cluster.api(1), &uniq("op")).await?;
+    let clash = uniq("c");
+    let clash_id = t.add_user(&clash, OLD, true).await?;
+    ensure!(
+        op["id"].as_u64() == Some(clash_id),
+        "ids: {op} vs {clash_id}"
+    );
+    let r = b.login(&clash, OLD).await?;
+    ensure!(
+        r.status == 400,
+        "a clashing id must not log in: {}",
+        r.describe()
+    );
+    ensure!(b.cookie("ARXIVNG_SESSION_ID").is_none());
+
+    let nick = uniq("p");
+    let id = t.add_user(&nick, OLD, true).await?;
+    ensure!(b.login(&nick, OLD).await?.status == 303, "legacy login");
+    let r = b
+        .submit(
+            "/user/password",
+            "/user/password",
+            &[
+                ("current_password", OLD),
+                ("new_password", NEW),
+                ("new_password2", NEW),
+            ],
+        )
+        .await?;
+    ensure!(r.status == 200, "password change: {}", r.describe());
+    let enc =
+        t.db.account_by_id(id)
+            .await?
+            .and_then(|a| a.password_enc)
+            .context("row")?;
+    ensure!(
+        password::verify(NEW, &enc) && !password::verify(OLD, &enc),
+        "tapir hash not updated"
+    );
+    let fresh = Browser::new(&cluster.base_url(2)?)?;
+    ensure!(
+        fresh.login(&nick, OLD).await?.status == 400,
+        "the old password is gone"
+    );
+    ensure!(
+        fresh.login(&nick, NEW).await?.status == 303,
+        "the new one works"
+    );
+
+    // A password the legacy format cannot hold is refused with a clear message, changing nothing.
+    let r = fresh
+        .submit(
+            "/user/password",
+            "/user/password",
+            &[
+                ("current_password", NEW),
+                ("new_password", "pässwörd-ñew-1234"),
+                ("new_password2", "pässwörd-ñew-1234"),
+            ],
+        )
+        .await?;
+    ensure!(
+        r.status != 200 && r.status < 500,
+        "non-ASCII: {}",
+        r.describe()
+    );
+    let enc2 =
+        t.db.account_by_id(id)
+            .await?
+            .and_then(|a| a.password_enc)
+            .context("row")?;
+    ensure!(enc2 == enc, "tapir hash changed by a refused change");
+    ensure!(
+        Browser::new(&cluster.base_url(3)?)?
+            .login(&nick, NEW)
+            .await?
+            .status
+            == 303
+    );
+    Ok(())
+}
