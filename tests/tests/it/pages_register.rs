@@ -12,7 +12,7 @@ use authd_web::pages::tokens::Link;
 use crate::util::{PASSWORD, uniq};
 
 /// Every field of a valid registration, for `username`.
-fn registration(username: &str) -> Vec<(String, String)> {
+pub(crate) fn registration(username: &str) -> Vec<(String, String)> {
     [
         ("email", format!("{username}@example.org")),
         ("username", username.to_owned()),
@@ -33,7 +33,11 @@ fn registration(username: &str) -> Vec<(String, String)> {
 }
 
 /// Load `/register`, then post `fields` with its CSRF token and the captcha answered.
-async fn register(b: &Browser, secret: &[u8], fields: &[(String, String)]) -> Result<Page> {
+pub(crate) async fn register(
+    b: &Browser,
+    secret: &[u8],
+    fields: &[(String, String)],
+) -> Result<Page> {
     let form = b.get("/register").await?;
     let csrf = form.csrf().context("register form has no CSRF token")?;
     let token = form
@@ -53,7 +57,7 @@ async fn register(b: &Browser, secret: &[u8], fields: &[(String, String)]) -> Re
 }
 
 /// The newest link with `path` mailed to `email` by node `id`.
-async fn mailed(cluster: &Cluster, id: u64, email: &str, path: &str) -> Result<String> {
+pub(crate) async fn mailed(cluster: &Cluster, id: u64, email: &str, path: &str) -> Result<String> {
     let dir = cluster.data_dir(id)?;
     let prefix = format!("{}{path}", cluster.base_url(id)?);
     wait_until(
@@ -67,7 +71,7 @@ async fn mailed(cluster: &Cluster, id: u64, email: &str, path: &str) -> Result<S
     .await
 }
 
-fn path_of(link: &str) -> &str {
+pub(crate) fn path_of(link: &str) -> &str {
     link.find("/verify").map_or(link, |i| &link[i..])
 }
 
