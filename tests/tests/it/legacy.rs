@@ -14,8 +14,8 @@ use crate::authd_http::{
     Web, assert_accepted_everywhere, jwt_secret, verify_hs256, web_client, webs,
 };
 use crate::legacy_util::{
-    DURATION, TAPIR, auth_tapir, auth_with, cookie_of, legacy_cluster, legacy_site_cookie,
-    login_both, logout_with, set_cookie_line, wait_row_ended,
+    DURATION, TAPIR, auth_tapir, auth_with, cookie_of, ensure_login_refused, legacy_cluster,
+    legacy_site_cookie, login_both, logout_with, set_cookie_line, wait_row_ended,
 };
 use crate::util::uniq;
 
@@ -170,17 +170,7 @@ async fn login_matrix(t: &TapirDb, w: &Web, alice: &str) -> Result<()> {
     }
     for (login, password, what) in cases {
         let r = w.login(&login, &password, None).await?;
-        ensure!(r.status == 400, "{what}: {}", r.describe());
-        ensure!(
-            r.set_cookie.is_empty(),
-            "{what}: cookies set: {:?}",
-            r.set_cookie
-        );
-        ensure!(
-            r.body.contains("Invalid username or password."),
-            "{what}: {}",
-            r.body
-        );
+        ensure_login_refused(&r, 400, "Invalid username or password.", what)?;
     }
     Ok(())
 }

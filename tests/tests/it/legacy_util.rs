@@ -122,3 +122,15 @@ pub async fn wait_row_ended(
     })
     .await
 }
+
+/// A login that must fail: `status`, no cookie set, `text` on the page.
+pub fn ensure_login_refused(r: &WebResp, status: u16, text: &str, what: &str) -> Result<()> {
+    anyhow::ensure!(r.status == status, "{what}: {}", r.describe());
+    anyhow::ensure!(
+        r.set_cookie.is_empty(),
+        "{what}: cookies set: {:?}",
+        r.set_cookie
+    );
+    anyhow::ensure!(r.body.contains(text), "{what}: {}", r.body);
+    Ok(())
+}
