@@ -8,7 +8,6 @@ mod config;
 mod config_accounts;
 mod lease;
 mod legacy;
-mod legacy;
 mod login_guard;
 mod mail;
 mod oauth2;
