@@ -54,11 +54,22 @@ impl Default for MailConfig {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PasswordsConfig {
-    /// Argon2id threads (low priority); default: half the cores, at least one.
+    /// Argon2id threads (idle priority); default: half the cores, at least one.
     pub hash_threads: Option<usize>,
+    /// CPUs the hashing threads may run on; default: the upper half of the machine's CPUs
+    /// (none on a single-CPU machine), so the lower half always serves `/auth`. `[]` = any.
+    pub hash_cpus: Option<Vec<usize>>,
 }
 
 impl PasswordsConfig {
+    /// The CPUs to confine hashing to.
+    pub fn cpus(&self) -> Vec<usize> {
+        self.hash_cpus.clone().unwrap_or_else(|| {
+            let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+            (n / 2..n).filter(|_| n > 1).collect()
+        })
+    }
+
     /// The pool size to use.
     pub fn threads(&self) -> usize {
         self.hash_threads.unwrap_or_else(|| {

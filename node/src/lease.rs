@@ -97,6 +97,9 @@ impl Lease {
     /// answered this node, which is what a revocation waits for when this node does not
     /// confirm it applied the revocation (module docs); a node that confirms has applied it.
     fn extend(&self, start: Instant, required: u64) {
+        if nanos(self.epoch.elapsed()) >= self.until.load(Ordering::Acquire) {
+            metrics::counter!("authd_lease_gaps_total").increment(1);
+        }
         self.prev_required
             .store(self.required.load(Ordering::Acquire), Ordering::Release);
         self.prev_until
@@ -189,6 +192,7 @@ impl Lease {
                 }
             }
         }
+        metrics::histogram!("authd_lease_renew_seconds").record(now.elapsed().as_secs_f64());
         metrics::gauge!("authd_lease_current").set(
             if self.is_current(raft.metrics().borrow().last_applied.map(|l| l.index)) {
                 1.0

@@ -40,15 +40,16 @@ pub enum HashError {
 }
 
 impl Hasher {
-    /// A pool of `threads` hashing threads (at least one).
-    pub fn new(threads: usize) -> Hasher {
+    /// A pool of `threads` hashing threads (at least one), confined to `cpus` when not empty.
+    pub fn new(threads: usize, cpus: &[usize]) -> Hasher {
         let (tx, rx) = sync_channel::<Job>(QUEUE);
         let rx = Arc::new(Mutex::new(rx));
         for i in 0..threads.max(1) {
             let rx = rx.clone();
+            let cpus = cpus.to_vec();
             let spawned = std::thread::Builder::new()
                 .name(format!("authd-argon2-{i}"))
-                .spawn(move || worker(&rx));
+                .spawn(move || worker(&rx, &cpus));
             if let Err(e) = spawned {
                 tracing::error!(error = %e, "could not start a password hashing thread");
             }
@@ -102,7 +103,8 @@ impl Hasher {
     }
 }
 
-fn worker(rx: &Mutex<Receiver<Job>>) {
+fn worker(rx: &Mutex<Receiver<Job>>, cpus: &[usize]) {
+    confine(cpus);
     lower_priority();
     loop {
         let job = match rx.lock() {
@@ -116,14 +118,42 @@ fn worker(rx: &Mutex<Receiver<Job>>) {
     }
 }
 
-/// On Linux niceness is per thread: lower this one's so `/auth` wins a contended CPU.
+/// Keep this thread on `cpus`: the other CPUs stay free for `/auth` whatever the login load.
+/// (Low priority alone is not enough: Argon2's 19 MiB working set and the preemptions still
+/// slow whatever shares its CPU; `bench/results/login-flood.md` measures it.)
+fn confine(cpus: &[usize]) {
+    #[cfg(target_os = "linux")]
+    #[allow(unsafe_code)]
+    // SAFETY: `set` is a zeroed plain-data `cpu_set_t` on the stack, filled with `CPU_SET` for
+    // ids below its capacity, and passed with its own size for the calling thread (id 0).
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        let max = 8 * std::mem::size_of::<libc::cpu_set_t>();
+        let mut any = false;
+        for &c in cpus.iter().filter(|c| **c < max) {
+            libc::CPU_SET(c, &mut set);
+            any = true;
+        }
+        if any && libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            tracing::warn!(?cpus, "could not confine the password hashing threads");
+        }
+    }
+}
+
+/// On Linux scheduling policy and niceness are per thread: make this one run only when the
+/// CPU has nothing else to do (`SCHED_IDLE`), or at least yield to everything else (nice 10),
+/// so `/auth`, Raft and the WAL win a contended CPU and logins wait instead.
 fn lower_priority() {
     #[cfg(target_os = "linux")]
     #[allow(unsafe_code)]
-    // SAFETY: setpriority(PRIO_PROCESS, 0, n) only changes the calling thread's nice value;
-    // it takes no pointers. Failure (e.g. a sandbox forbids it) leaves the default priority.
+    // SAFETY: both calls take this thread's id 0 and a plain value (a zeroed `sched_param`
+    // on the stack); they change only the calling thread's scheduling. Failure (a sandbox
+    // may forbid it) leaves the default priority, which is still correct, only less kind.
     unsafe {
-        let _ = libc::setpriority(libc::PRIO_PROCESS, 0, NICE);
+        let param = libc::sched_param { sched_priority: 0 };
+        if libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) != 0 {
+            let _ = libc::setpriority(libc::PRIO_PROCESS, 0, NICE);
+        }
     }
 }
 
@@ -133,7 +163,7 @@ mod tests {
 
     #[tokio::test]
     async fn hash_is_argon2id_and_verifies_only_the_right_password() {
-        let h = Hasher::new(2);
+        let h = Hasher::new(2, &[]);
         let phc = h.hash("correct horse".into()).await.unwrap_or_default();
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
         assert!(

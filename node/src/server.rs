@@ -184,7 +184,7 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
     }
     telemetry::export_raft_gauges(raft.clone(), committed.clone());
 
-    let hasher = Hasher::new(spec.passwords.threads());
+    let hasher = Hasher::new(spec.passwords.threads(), &spec.passwords.cpus());
     let deps = Deps {
         proposer: proposer.clone(),
         reader: reader.clone(),

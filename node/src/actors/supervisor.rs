@@ -124,7 +124,7 @@ mod tests {
         let deps = Deps {
             proposer: Proposer::detached(),
             reader: sm.reader(),
-            hasher: Hasher::new(1),
+            hasher: Hasher::new(1, &[]),
             session_ttl_secs: 60,
         };
         let slots = Arc::new(ActorSlots::default());
