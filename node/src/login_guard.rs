@@ -64,6 +64,8 @@ struct Pending {
     counts: HashMap<String, u32>,
     waiters: Vec<oneshot::Sender<()>>,
     in_flight: HashMap<String, u32>,
+    /// Counts handed to a proposal that has not returned yet (not yet in the local state).
+    flushing: HashMap<String, u32>,
 }
 
 /// The node's side of the replicated counters.
@@ -128,7 +130,8 @@ impl LoginGuard {
                 return Err(until.saturating_sub(now).div_ceil(1000).max(1));
             }
             let recorded = record.map_or(0, |f| f.count_within(now, self.policy.window_ms));
-            let local = p.counts.get(k).copied().unwrap_or(0);
+            let local =
+                p.counts.get(k).copied().unwrap_or(0) + p.flushing.get(k).copied().unwrap_or(0);
             let checking = p.in_flight.get(k).copied().unwrap_or(0);
             if recorded + local + checking >= self.limit(k) {
                 // The limit is reached once these finish: wait for their outcome.
@@ -176,15 +179,19 @@ async fn flusher(g: Arc<LoginGuard>, proposer: Proposer) {
     loop {
         g.wake.notified().await;
         let (counts, waiters) = match g.pending.lock() {
-            Ok(mut p) => (
-                std::mem::take(&mut p.counts),
-                std::mem::take(&mut p.waiters),
-            ),
+            Ok(mut p) => {
+                let counts = std::mem::take(&mut p.counts);
+                for (k, n) in &counts {
+                    *p.flushing.entry(k.clone()).or_default() += n;
+                }
+                (counts, std::mem::take(&mut p.waiters))
+            }
             Err(_) => return,
         };
         if counts.is_empty() {
             continue;
         }
+        let flushed = counts.clone();
         let counts: Vec<FailureCount> = counts
             .into_iter()
             .map(|(key, count)| FailureCount {
@@ -207,6 +214,16 @@ async fn flusher(g: Arc<LoginGuard>, proposer: Proposer) {
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, keys = n, "login failures not recorded"),
+        }
+        if let Ok(mut p) = g.pending.lock() {
+            for (k, n) in flushed {
+                if let Some(f) = p.flushing.get_mut(&k) {
+                    *f = f.saturating_sub(n);
+                    if *f == 0 {
+                        p.flushing.remove(&k);
+                    }
+                }
+            }
         }
         for w in waiters {
             let _ = w.send(());
