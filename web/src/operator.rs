@@ -1,17 +1,23 @@
-//! Operator endpoints (CLI, tests, benchmarks), authenticated by a cluster-secret signature.
+//! Operator and admin endpoints under `/api/v1/`, authenticated by a cluster-secret signature
+//! (the CLI, tests, benchmarks) or by `Authorization: Bearer <access token>` whose scopes
+//! include `admin:read:*` (reads) or `admin:write:*` (changes).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Request, State};
+use std::time::Duration;
+
 use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
 use axum::response::IntoResponse;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::backend::{
-    Backend, MemberView, MintTokenRequest, NewClientRequest, NewSession, NewUserRequest,
+    AuthDecision, Backend, Credential, MemberView, MintTokenRequest, NewClientRequest, NewSession,
+    NewUserRequest,
 };
 use crate::cli_auth;
 use crate::error::ApiError;
@@ -19,8 +25,50 @@ use crate::error::ApiError;
 /// Largest operator request body we read.
 const MAX_BODY: usize = 1 << 20;
 
-/// A request whose signature checked out; `T` is its JSON body (`()` for none).
+/// A request whose signature or admin token checked out; `T` is its JSON body (`()` for none).
 pub struct Signed<T>(pub T);
+
+/// The admin scope a request needs: reads need `admin:read:*`, anything else `admin:write:*`.
+fn admin_scope(method: &str) -> &'static str {
+    if method == "GET" || method == "HEAD" {
+        "admin:read:*"
+    } else {
+        "admin:write:*"
+    }
+}
+
+/// Check a bearer token for the admin scope the method needs.
+async fn admin_bearer<B: Backend>(b: &B, token: String, method: &str) -> Result<(), ApiError> {
+    let required = [admin_scope(method).to_owned()];
+    let cred = || Some(Credential::Bearer(token.clone()));
+    let mut decision = b.authorize(cred(), &required);
+    if let AuthDecision::Behind(index) = decision {
+        decision = if b.wait_applied(index, Duration::from_millis(500)).await {
+            b.authorize(cred(), &required)
+        } else {
+            AuthDecision::Unavailable("this node is behind the cluster; retry".into())
+        };
+    }
+    match decision {
+        AuthDecision::Allow(_) => Ok(()),
+        AuthDecision::Forbidden(missing) => Err(ApiError {
+            status: StatusCode::FORBIDDEN,
+            code: "forbidden",
+            reason: format!("this token lacks {}", missing.join(" ")),
+        }),
+        AuthDecision::Unavailable(why) => Err(ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "unavailable",
+            reason: why,
+        }),
+        AuthDecision::Anonymous
+        | AuthDecision::Behind(_)
+        | AuthDecision::Legacy(_)
+        | AuthDecision::Unauthorized { .. } => {
+            Err(ApiError::unauthorized("not a valid access token"))
+        }
+    }
+}
 
 impl<B: Backend, T: DeserializeOwned + Send> FromRequest<B> for Signed<T> {
     type Rejection = ApiError;
@@ -37,9 +85,28 @@ impl<B: Backend, T: DeserializeOwned + Send> FromRequest<B> for Signed<T> {
             .get(cli_auth::HEADER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        let bearer = req
+            .headers()
+            .get(AUTHORIZATION)
+            .map(|v| v.to_str().unwrap_or_default().to_owned());
         let body = axum::body::to_bytes(req.into_body(), MAX_BODY)
             .await
             .map_err(|_| ApiError::bad_request("request body too large or unreadable"))?;
+        if header.is_none()
+            && let Some(auth) = bearer
+        {
+            let token = auth
+                .strip_prefix("Bearer ")
+                .map(str::trim)
+                .filter(|t| !t.is_empty() && t.len() <= 4096)
+                .ok_or_else(|| ApiError::unauthorized("Authorization must be `Bearer <token>`"))?;
+            admin_bearer(backend, token.to_owned(), &method)
+                .await
+                .inspect_err(|e| {
+                    tracing::warn!(%method, %path, reason = %e.reason, "refused admin request");
+                })?;
+            return parse_json(&body).map(Signed);
+        }
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())

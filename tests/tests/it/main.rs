@@ -7,6 +7,7 @@
 //! `cargo test -p authd-tests`. See `authd_tests` for `AUTHD_BIN`, `AUTHD_TEST_KEEP`,
 //! `AUTHD_TEST_RUST_LOG`.
 
+mod admin_api;
 mod api;
 mod auth_endpoint;
 mod auth_fuzz;

@@ -1,0 +1,144 @@
+//! The admin API accepts `Authorization: Bearer <access token>` with admin scopes (DESIGN.md
+//! "Admin API"): no credential 401, a non-admin token 403, a read-only admin token may read but
+//! not change, an admin token may do both on any node, and a revoked one is refused at once.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use authd_tests::Cluster;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::util::{PASSWORD, create_user, uniq, wait_user_visible};
+
+async fn mint(cluster: &Cluster, body: Value) -> Result<String> {
+    let r = cluster
+        .api(1)
+        .signed(Method::POST, "/api/v1/tokens", Some(&body))
+        .await?;
+    let v = r.expect(200).or_else(|_| r.expect(201))?;
+    v["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("no access_token")
+}
+
+async fn call(
+    cluster: &Cluster,
+    node: u64,
+    method: Method,
+    path: &str,
+    auth: Option<&str>,
+) -> Result<(u16, Value)> {
+    let mut req = cluster.http().request(method, cluster.api(node).url(path));
+    if let Some(a) = auth {
+        req = req.header("Authorization", a);
+    }
+    let resp = req.send().await?;
+    let status = resp.status().as_u16();
+    let body = resp.json::<Value>().await.unwrap_or(Value::Null);
+    Ok((status, body))
+}
+
+#[tokio::test]
+async fn admin_api_takes_admin_bearer_tokens_and_refuses_everything_else() -> Result<()> {
+    let cluster = Cluster::start(3, |_| {}).await?;
+    cluster.wait_ready(Duration::from_secs(30)).await?;
+    let admin = uniq("admin");
+    let r = cluster
+        .api(1)
+        .create_user(&admin, &format!("{admin}@example.org"), PASSWORD, true)
+        .await?;
+    let admin_json = r.expect(201)?;
+    let plain = uniq("plain");
+    let plain_json = create_user(&cluster.api(1), &plain).await?;
+    for id in cluster.node_ids() {
+        wait_user_visible(&cluster, id, &admin, &admin_json["id"]).await?;
+        wait_user_visible(&cluster, id, &plain, &plain_json["id"]).await?;
+    }
+    let admin_token = mint(&cluster, json!({"user": admin})).await?;
+    let reader_token = mint(&cluster, json!({"user": admin, "scopes": ["admin:read:*"]})).await?;
+    let plain_token = mint(&cluster, json!({"user": plain})).await?;
+    let get_plain = format!("/api/v1/users/{plain}");
+    let suspend = format!("/api/v1/users/{plain}/suspend");
+
+    // No credential, a malformed one, an unknown token.
+    let (s, body) = call(&cluster, 2, Method::GET, &get_plain, None).await?;
+    assert_eq!(s, 401, "{body}");
+    assert!(
+        body["error"].is_string() && body["reason"].is_string(),
+        "{body}"
+    );
+    assert_eq!(
+        call(&cluster, 2, Method::GET, &get_plain, Some("Basic eDp5"))
+            .await?
+            .0,
+        401
+    );
+    assert_eq!(
+        call(
+            &cluster,
+            2,
+            Method::GET,
+            &get_plain,
+            Some("Bearer not-a-token")
+        )
+        .await?
+        .0,
+        401
+    );
+
+    // A user's token without admin scopes: 403 with the JSON error shape.
+    let plain_auth = format!("Bearer {plain_token}");
+    let (s, body) = call(&cluster, 3, Method::GET, &get_plain, Some(&plain_auth)).await?;
+    assert_eq!(s, 403, "{body}");
+    assert_eq!(body["error"], "forbidden", "{body}");
+
+    // Read-only admin: reads on any node, cannot change anything.
+    let reader_auth = format!("Bearer {reader_token}");
+    for node in cluster.node_ids() {
+        let (s, body) = call(&cluster, node, Method::GET, &get_plain, Some(&reader_auth)).await?;
+        assert_eq!(s, 200, "node {node}: {body}");
+        assert_eq!(body["username"], plain.as_str());
+    }
+    let (s, body) = call(&cluster, 2, Method::POST, &suspend, Some(&reader_auth)).await?;
+    assert_eq!(s, 403, "{body}");
+    assert_eq!(
+        call(&cluster, 1, Method::GET, &get_plain, Some(&reader_auth))
+            .await?
+            .1["suspended"],
+        false
+    );
+
+    // Full admin: may change, through any node.
+    let admin_auth = format!("Bearer {admin_token}");
+    let (s, body) = call(&cluster, 3, Method::POST, &suspend, Some(&admin_auth)).await?;
+    assert_eq!(s, 200, "{body}");
+    for node in cluster.node_ids() {
+        let (_, u) = call(&cluster, node, Method::GET, &get_plain, Some(&admin_auth)).await?;
+        assert_eq!(u["suspended"], true, "node {node}: {u}");
+    }
+    // The suspended user's own token is gone with the suspension.
+    assert_eq!(
+        call(&cluster, 1, Method::GET, &get_plain, Some(&plain_auth))
+            .await?
+            .0,
+        401
+    );
+
+    // Revoking the admin token takes effect on every node before the call returns.
+    let r = cluster
+        .api(2)
+        .signed(
+            Method::POST,
+            "/api/v1/tokens/revoke",
+            Some(&json!({"token": admin_token})),
+        )
+        .await?;
+    assert_eq!(r.status, 200, "{}", r.body);
+    for node in cluster.node_ids() {
+        let (s, _) = call(&cluster, node, Method::GET, &get_plain, Some(&admin_auth)).await?;
+        assert_eq!(s, 401, "node {node} still takes a revoked admin token");
+    }
+    Ok(())
+}
