@@ -8,7 +8,7 @@ use authd_auth::tokens::{NgCookie, iso8601_ms};
 use authd_auth::{Token, TokenKind};
 use authd_raft::log_store::CommittedHandle;
 use authd_raft::sm_store::StateReader;
-use authd_raft::{NodeAddr, Raft};
+use authd_raft::{Command, NodeAddr, Raft};
 use authd_web::accounts::LoginError;
 use authd_web::{
     AuthDecision, Backend, BackendError, ClientCreated, ClientView, ClusterStatus, Credential,
@@ -277,6 +277,27 @@ impl Backend for NodeBackend {
             UsersMsg::Suspend(id, suspended, p)
         })
         .await
+    }
+
+    async fn change_grant(
+        &self,
+        key: &str,
+        change: authd_web::GrantChange,
+    ) -> Result<UserView, BackendError> {
+        use authd_web::GrantChange as G;
+        let user_id = self.user_id(key)?;
+        let cmd = match change {
+            G::GrantRole(role) => Command::GrantRole { user_id, role },
+            G::RevokeRole(role) => Command::RevokeRole { user_id, role },
+            G::GrantScope(scope) => Command::GrantScope { user_id, scope },
+            G::RevokeScope(scope) => Command::RevokeScope { user_id, scope },
+        };
+        ask(self.inner.slots.users.load_full(), |p| {
+            UsersMsg::Grants(Box::new(cmd), p)
+        })
+        .await?;
+        self.user(&user_id.to_string())
+            .ok_or_else(|| BackendError::NotFound("no such user".into()))
     }
 
     async fn mint_token(&self, req: MintTokenRequest) -> Result<MintedToken, BackendError> {

@@ -65,6 +65,18 @@ pub enum Cmd {
         #[command(subcommand)]
         op: ClusterCmd,
     },
+    /// Grant or revoke roles and extra scopes (takes effect on every node before it returns).
+    Role {
+        /// Which grant operation.
+        #[command(subcommand)]
+        op: crate::admin_cli::RoleCmd,
+    },
+    /// End sessions (one, or every session of a user).
+    Session {
+        /// Which session operation.
+        #[command(subcommand)]
+        op: crate::admin_cli::SessionCmd,
+    },
     /// The legacy (tapir) database.
     Legacy {
         /// Which legacy operation.
@@ -105,6 +117,19 @@ pub enum UserCmd {
         /// Read the password from standard input (required: passwords never go in argv).
         #[arg(long, required = true)]
         password_stdin: bool,
+    },
+    /// Suspend a user (every session and token ends on every node) or, with
+    /// `--reinstate`, lift the suspension.
+    Suspend {
+        /// Where the cluster is.
+        #[command(flatten)]
+        target: Target,
+        /// Username or user id.
+        #[arg(long)]
+        user: String,
+        /// Lift the suspension instead.
+        #[arg(long)]
+        reinstate: bool,
     },
 }
 

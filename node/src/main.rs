@@ -1,6 +1,7 @@
 //! The `authd` binary: `serve` runs a node; the other subcommands operate a live cluster.
 
 mod actors;
+mod admin_cli;
 mod authz;
 mod backend;
 mod cli;
@@ -92,6 +93,25 @@ async fn run(cli: Cli) -> ExitCode {
             op: LegacyCmd::InitSchema { config },
         } => match Config::load(&config) {
             Ok(cfg) => legacy::init_schema(&cfg).await.map(Some),
+            Err(e) => return config_error(&e),
+        },
+        Cmd::Role { op } => match admin_cli::role(op).await {
+            Ok(r) => r.map(Some),
+            Err(e) => return config_error(&e),
+        },
+        Cmd::Session { op } => match admin_cli::session(op).await {
+            Ok(r) => r.map(Some),
+            Err(e) => return config_error(&e),
+        },
+        Cmd::User {
+            op:
+                UserCmd::Suspend {
+                    target,
+                    user,
+                    reinstate,
+                },
+        } => match admin_cli::suspend(&target, &user, reinstate).await {
+            Ok(r) => r.map(Some),
             Err(e) => return config_error(&e),
         },
         Cmd::Client { op } => match client_cmd(op).await {

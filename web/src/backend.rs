@@ -127,6 +127,19 @@ pub struct SessionView {
     pub user_agent: Option<String>,
 }
 
+/// A change to what a user may do (`authd role grant|revoke`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrantChange {
+    /// Give a role.
+    GrantRole(String),
+    /// Take a role away.
+    RevokeRole(String),
+    /// Give an extra scope.
+    GrantScope(String),
+    /// Take an extra scope away.
+    RevokeScope(String),
+}
+
 /// A credential found on a `/auth` request, in the order DESIGN.md fixes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {
@@ -352,6 +365,13 @@ pub trait Backend: Clone + Send + Sync + 'static {
         key: &str,
         suspended: bool,
     ) -> impl Future<Output = Result<u64, BackendError>> + Send;
+    /// Change a user's roles or extra scopes; every node hands out the new scopes (or stops
+    /// handing out the old ones) before this returns. Returns the user as it now is.
+    fn change_grant(
+        &self,
+        key: &str,
+        change: GrantChange,
+    ) -> impl Future<Output = Result<UserView, BackendError>> + Send;
     /// Issue an access token for a user.
     fn mint_token(
         &self,

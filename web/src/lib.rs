@@ -16,8 +16,8 @@ mod routes;
 
 pub use backend::{
     AuthDecision, Backend, BackendError, ClientCreated, ClientView, ClusterStatus, Credential,
-    LoginOk, LoginRequest, MemberView, MintTokenRequest, MintedToken, NewClientRequest, NewSession,
-    NewUserRequest, Page, SessionView, UserView, WebSettings,
+    GrantChange, LoginOk, LoginRequest, MemberView, MintTokenRequest, MintedToken,
+    NewClientRequest, NewSession, NewUserRequest, Page, SessionView, UserView, WebSettings,
 };
 pub use cookies::CookieSettings;
 pub use routes::router;

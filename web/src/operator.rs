@@ -16,8 +16,8 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::backend::{
-    AuthDecision, Backend, Credential, MemberView, MintTokenRequest, NewClientRequest, NewSession,
-    NewUserRequest,
+    AuthDecision, Backend, Credential, GrantChange, MemberView, MintTokenRequest, NewClientRequest,
+    NewSession, NewUserRequest,
 };
 use crate::cli_auth;
 use crate::error::ApiError;
@@ -231,6 +231,69 @@ pub async fn suspend_user<B: Backend>(
     let suspended = body.is_none_or(|b| b.suspended);
     Ok(Json(
         json!({ "ended": b.suspend_user(&key, suspended).await? }),
+    ))
+}
+
+/// `POST /api/v1/users/{u}/roles` body.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleBody {
+    /// Role name.
+    pub role: String,
+}
+
+/// `POST /api/v1/users/{u}/scopes` body.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeBody {
+    /// Scope, e.g. `submission:proxy` or `moderation:update:*`.
+    pub scope: String,
+}
+
+/// `POST /api/v1/users/{u}/roles`
+pub async fn grant_role<B: Backend>(
+    State(b): State<B>,
+    Path(key): Path<String>,
+    Signed(body): Signed<RoleBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(
+        b.change_grant(&key, GrantChange::GrantRole(body.role))
+            .await?,
+    ))
+}
+
+/// `DELETE /api/v1/users/{u}/roles/{role}`
+pub async fn revoke_role<B: Backend>(
+    State(b): State<B>,
+    Path((key, role)): Path<(String, String)>,
+    Signed(()): Signed<()>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(
+        b.change_grant(&key, GrantChange::RevokeRole(role)).await?,
+    ))
+}
+
+/// `POST /api/v1/users/{u}/scopes`
+pub async fn grant_scope<B: Backend>(
+    State(b): State<B>,
+    Path(key): Path<String>,
+    Signed(body): Signed<ScopeBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(
+        b.change_grant(&key, GrantChange::GrantScope(body.scope))
+            .await?,
+    ))
+}
+
+/// `DELETE /api/v1/users/{u}/scopes/{scope}`
+pub async fn revoke_scope<B: Backend>(
+    State(b): State<B>,
+    Path((key, scope)): Path<(String, String)>,
+    Signed(()): Signed<()>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(
+        b.change_grant(&key, GrantChange::RevokeScope(scope))
+            .await?,
     ))
 }
 

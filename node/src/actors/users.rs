@@ -16,6 +16,8 @@ pub enum UsersMsg {
     Add(NewUserRequest, RpcReplyPort<Result<UserView, BackendError>>),
     /// Suspend (ends every session and token) or reinstate.
     Suspend(u64, bool, RpcReplyPort<Result<u64, BackendError>>),
+    /// A role or extra-scope change (already resolved to a user id).
+    Grants(Box<Command>, RpcReplyPort<Result<Applied, BackendError>>),
     /// A change to account records decided by the accounts pages (registration, verification,
     /// profile, password), already validated and hashed.
     Write(Box<Command>, RpcReplyPort<Result<Applied, BackendError>>),
@@ -91,6 +93,23 @@ impl Actor for UsersActor {
                 }
                 let deps = deps.clone();
                 reply_later(reply, async move { add(&deps, req).await });
+            }
+            UsersMsg::Grants(cmd, reply) => {
+                let ok = matches!(
+                    *cmd,
+                    Command::GrantRole { .. }
+                        | Command::RevokeRole { .. }
+                        | Command::GrantScope { .. }
+                        | Command::RevokeScope { .. }
+                );
+                if !ok {
+                    let _ = reply.send(Err(BackendError::Internal("not a grant command".into())));
+                    return Ok(());
+                }
+                let deps = deps.clone();
+                reply_later(reply, async move {
+                    map_outcome(deps.proposer.propose(*cmd).await)
+                });
             }
             UsersMsg::Write(cmd, reply) => {
                 if !is_account_write(&cmd) {

@@ -19,6 +19,7 @@ mod cli;
 mod config;
 mod durability;
 mod failover;
+mod grants;
 mod internal_port;
 mod legacy;
 mod legacy_accounts;

@@ -1,0 +1,127 @@
+//! `authd role ...`, `authd session ...` and `authd user suspend`: operator commands over the
+//! admin API (signed with the cluster secret), printing the API's JSON.
+
+use clap::Subcommand;
+use serde_json::{Value, json};
+
+use crate::cli::Target;
+use crate::config::ConfigError;
+use crate::operator::Endpoint;
+
+/// `authd role grant|revoke`.
+#[derive(Debug, Subcommand)]
+pub enum RoleCmd {
+    /// Give a user a role or an extra scope.
+    Grant(GrantArgs),
+    /// Take a role or an extra scope away.
+    Revoke(GrantArgs),
+}
+
+/// What to grant or revoke, and to whom.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["role", "scope"])))]
+pub struct GrantArgs {
+    /// Where the cluster is.
+    #[command(flatten)]
+    pub target: Target,
+    /// Username or user id.
+    #[arg(long)]
+    pub user: String,
+    /// A role name (`user`, `admin`, `moderator`, ...).
+    #[arg(long)]
+    pub role: Option<String>,
+    /// A scope such as `submission:proxy` or `moderation:update:*`.
+    #[arg(long)]
+    pub scope: Option<String>,
+}
+
+/// `authd session revoke`.
+#[derive(Debug, Subcommand)]
+pub enum SessionCmd {
+    /// End one session, or every session of a user.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["session", "user"])))]
+    Revoke {
+        /// Where the cluster is.
+        #[command(flatten)]
+        target: Target,
+        /// A session id.
+        #[arg(long)]
+        session: Option<String>,
+        /// Username or user id: all of their sessions.
+        #[arg(long)]
+        user: Option<String>,
+    },
+}
+
+/// A path segment from user input: refuse what would change the path's meaning.
+fn segment(s: &str) -> anyhow::Result<&str> {
+    if s.is_empty() || s.contains(['/', '?', '#', '%']) || s.chars().any(char::is_whitespace) {
+        anyhow::bail!("{s:?} is not a valid name here");
+    }
+    Ok(s)
+}
+
+/// Run a role command: `Err` is a configuration problem, `Ok(Err)` a failed request.
+pub async fn role(op: RoleCmd) -> Result<anyhow::Result<Value>, ConfigError> {
+    let (grant, args) = match op {
+        RoleCmd::Grant(a) => (true, a),
+        RoleCmd::Revoke(a) => (false, a),
+    };
+    let ep = Endpoint::resolve(&args.target)?;
+    Ok(async {
+        let user = segment(&args.user)?;
+        let (kind, name) = match (&args.role, &args.scope) {
+            (Some(r), _) => ("roles", r.as_str()),
+            (None, Some(s)) => ("scopes", s.as_str()),
+            (None, None) => anyhow::bail!("give --role or --scope"),
+        };
+        let field = if kind == "roles" { "role" } else { "scope" };
+        if grant {
+            let path = format!("/api/v1/users/{user}/{kind}");
+            ep.call(reqwest::Method::POST, &path, Some(json!({ field: name })))
+                .await
+        } else {
+            let path = format!("/api/v1/users/{user}/{kind}/{}", segment(name)?);
+            ep.call(reqwest::Method::DELETE, &path, None).await
+        }
+    }
+    .await)
+}
+
+/// Run a session command.
+pub async fn session(op: SessionCmd) -> Result<anyhow::Result<Value>, ConfigError> {
+    let SessionCmd::Revoke {
+        target,
+        session,
+        user,
+    } = op;
+    let ep = Endpoint::resolve(&target)?;
+    Ok(async {
+        let path = match (&session, &user) {
+            (Some(s), _) => format!("/api/v1/sessions/{}", segment(s)?),
+            (None, Some(u)) => format!("/api/v1/users/{}/sessions", segment(u)?),
+            (None, None) => anyhow::bail!("give --session or --user"),
+        };
+        ep.call(reqwest::Method::DELETE, &path, None).await
+    }
+    .await)
+}
+
+/// `authd user suspend`.
+pub async fn suspend(
+    target: &Target,
+    user: &str,
+    reinstate: bool,
+) -> Result<anyhow::Result<Value>, ConfigError> {
+    let ep = Endpoint::resolve(target)?;
+    Ok(async {
+        let path = format!("/api/v1/users/{}/suspend", segment(user)?);
+        ep.call(
+            reqwest::Method::POST,
+            &path,
+            Some(json!({ "suspended": !reinstate })),
+        )
+        .await
+    }
+    .await)
+}
