@@ -53,6 +53,38 @@ pub enum SessionCmd {
     },
 }
 
+/// `authd audit list`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// Audit entries, newest first: `{"items": [...], "next": cursor}`.
+    List {
+        /// Where the cluster is.
+        #[command(flatten)]
+        target: Target,
+        /// Page size (1-500).
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Cursor from the previous page's `next`.
+        #[arg(long)]
+        after: Option<u64>,
+    },
+}
+
+/// Run an audit command.
+pub async fn audit(op: AuditCmd) -> Result<anyhow::Result<Value>, ConfigError> {
+    let AuditCmd::List {
+        target,
+        limit,
+        after,
+    } = op;
+    let ep = Endpoint::resolve(&target)?;
+    let mut path = format!("/api/v1/audit?limit={limit}");
+    if let Some(a) = after {
+        path.push_str(&format!("&after={a}"));
+    }
+    Ok(ep.call(reqwest::Method::GET, &path, None).await)
+}
+
 /// A path segment from user input: refuse what would change the path's meaning.
 fn segment(s: &str) -> anyhow::Result<&str> {
     if s.is_empty() || s.contains(['/', '?', '#', '%']) || s.chars().any(char::is_whitespace) {

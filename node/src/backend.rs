@@ -56,6 +56,7 @@ pub(crate) struct Inner {
     pub(crate) hasher: Hasher,
     pub(crate) lease: Arc<Lease>,
     pub(crate) login_guard: Arc<crate::login_guard::LoginGuard>,
+    pub(crate) audit: crate::audit_sink::AuditSink,
     pub(crate) proposer: crate::proposer::Proposer,
     pub(crate) mailer: crate::mail::Mailer,
     pub(crate) page_key: authd_web::pages::tokens::PageKey,
@@ -92,6 +93,8 @@ pub struct Parts {
     pub lease: Arc<Lease>,
     /// Replicated failed-login counters.
     pub login_guard: Arc<crate::login_guard::LoginGuard>,
+    /// Audit event queue.
+    pub audit: crate::audit_sink::AuditSink,
     /// Write path (for clearing failure counts).
     pub proposer: crate::proposer::Proposer,
     /// Outgoing mail.
@@ -128,6 +131,7 @@ impl NodeBackend {
                 hasher: p.hasher,
                 lease: p.lease,
                 login_guard: p.login_guard,
+                audit: p.audit,
                 proposer: p.proposer,
                 mailer: p.mailer,
                 page_key: p.page_key,
@@ -277,6 +281,49 @@ impl Backend for NodeBackend {
             UsersMsg::Suspend(id, suspended, p)
         })
         .await
+    }
+
+    fn audit(&self, r: authd_web::audit::AuditRecord) {
+        self.inner.audit.record(authd_raft::audit::AuditEvent {
+            time_ms: now_ms(),
+            actor: r.actor,
+            action: r.action.to_owned(),
+            target: r.target,
+            ip: r.ip,
+            outcome: r.outcome,
+        });
+    }
+
+    fn audit_page(&self, before: Option<u64>, limit: usize) -> Page<authd_web::audit::AuditView> {
+        let view = self.inner.reader.load();
+        let entries = view.state.audit().page(before, limit);
+        let next = (entries.len() == limit)
+            .then(|| entries.last().map(|e| e.id.to_string()))
+            .flatten();
+        let items = entries
+            .iter()
+            .map(|e| authd_web::audit::AuditView {
+                id: e.id,
+                time: authd_auth::tokens::iso8601_ms(e.event.time_ms),
+                actor: e.event.actor.clone(),
+                action: e.event.action.clone(),
+                target: e.event.target.clone(),
+                ip: e.event.ip.clone(),
+                outcome: e.event.outcome.clone(),
+            })
+            .collect();
+        Page { items, next }
+    }
+
+    fn token_owner(&self, token: &str) -> Option<String> {
+        let view = self.inner.reader.load();
+        let digest = authd_auth::token_digest(authd_auth::split_bearer(token).0);
+        let t = view.state.live_token(&digest, now_ms())?;
+        match (t.user_id, &t.client_id) {
+            (Some(uid), _) => view.state.user(uid).map(|u| u.username.clone()),
+            (None, Some(cid)) => Some(format!("client:{cid}")),
+            (None, None) => None,
+        }
     }
 
     async fn change_grant(

@@ -77,6 +77,12 @@ pub enum Cmd {
         #[command(subcommand)]
         op: crate::admin_cli::SessionCmd,
     },
+    /// The audit log of admin actions and security events.
+    Audit {
+        /// Which audit operation.
+        #[command(subcommand)]
+        op: crate::admin_cli::AuditCmd,
+    },
     /// The legacy (tapir) database.
     Legacy {
         /// Which legacy operation.

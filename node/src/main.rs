@@ -2,6 +2,7 @@
 
 mod actors;
 mod admin_cli;
+mod audit_sink;
 mod authz;
 mod backend;
 mod cli;
@@ -96,6 +97,10 @@ async fn run(cli: Cli) -> ExitCode {
             Err(e) => return config_error(&e),
         },
         Cmd::Role { op } => match admin_cli::role(op).await {
+            Ok(r) => r.map(Some),
+            Err(e) => return config_error(&e),
+        },
+        Cmd::Audit { op } => match admin_cli::audit(op).await {
             Ok(r) => r.map(Some),
             Err(e) => return config_error(&e),
         },

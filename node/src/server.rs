@@ -273,6 +273,7 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
         hasher,
         lease,
         login_guard,
+        audit: crate::audit_sink::AuditSink::start(proposer.clone()),
         proposer,
         mailer,
         page_key: page_key(&spec.secrets.jwt)?,

@@ -102,6 +102,10 @@ pub enum Command {
     },
     /// Forget an account's failed logins (after a successful one).
     ClearLoginFailures { key: String },
+    /// Append audit events a node collected (batched; never secrets).
+    RecordAudit {
+        events: Vec<crate::audit::AuditEvent>,
+    },
     /// Record an OAuth2 authorization code.
     CreateCode(AuthCode),
     /// Redeem a code for `tokens`, which join the new `family`. Single use, decided here so it
@@ -215,6 +219,7 @@ impl Command {
             | Command::IssueToken(_)
             | Command::Expire { .. }
             | Command::ClearLoginFailures { .. }
+            | Command::RecordAudit { .. }
             | Command::CreateCode(_)
             | Command::TapirEndsWritten { .. } => Visibility::Committed,
             Command::Once { then, .. } => then.visibility(),
@@ -261,6 +266,7 @@ impl Command {
                 | Command::RevokeClient { .. }
                 | Command::Once { .. }
                 | Command::RecordLoginFailures { .. }
+                | Command::RecordAudit { .. }
                 | Command::CreateCode(_)
                 | Command::RedeemCode { .. }
                 | Command::RotateRefresh { .. }

@@ -39,6 +39,7 @@
 //! or partitioned node is covered because its lease is measured from the send time of its own
 //! request. The implementation is `node::lease`.
 
+pub mod audit;
 pub mod command;
 pub mod guard;
 pub mod log_store;

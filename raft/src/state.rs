@@ -83,6 +83,8 @@ pub struct State {
     client_tokens: OrdSet<(Key, Key)>,
     /// Failed-login counters and used single-use keys.
     guards: Guards,
+    /// Admin actions and security events, bounded.
+    audit: crate::audit::AuditLog,
     /// OAuth2 authorization codes by digest, kept (marked redeemed) until they expire.
     codes: HashMap<Key, Arc<AuthCode>>,
     /// (family, digest): every live token of one grant.
@@ -120,6 +122,7 @@ impl Default for State {
             user_tokens: OrdSet::new(),
             client_tokens: OrdSet::new(),
             guards: Guards::default(),
+            audit: crate::audit::AuditLog::default(),
             codes: HashMap::new(),
             family_tokens: OrdSet::new(),
             spent: HashMap::new(),
@@ -222,6 +225,11 @@ impl State {
             }
         }
         all
+    }
+
+    /// The audit log.
+    pub fn audit(&self) -> &crate::audit::AuditLog {
+        &self.audit
     }
 
     /// Failed-login counters and single-use keys.
@@ -385,6 +393,10 @@ impl State {
             )),
             Command::ClearLoginFailures { key } => {
                 self.guards.clear(key);
+                Ok(Applied::Done)
+            }
+            Command::RecordAudit { events } => {
+                self.audit.record(events);
                 Ok(Applied::Done)
             }
             Command::RevokeToken { digest } => Ok(Applied::Ended(self.revoke_token(digest))),

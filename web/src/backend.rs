@@ -372,6 +372,12 @@ pub trait Backend: Clone + Send + Sync + 'static {
         key: &str,
         change: GrantChange,
     ) -> impl Future<Output = Result<UserView, BackendError>> + Send;
+    /// Queue an audit event (replicated in batches; never blocks the request).
+    fn audit(&self, record: crate::audit::AuditRecord);
+    /// Audit entries, newest first, with ids below `before`.
+    fn audit_page(&self, before: Option<u64>, limit: usize) -> Page<crate::audit::AuditView>;
+    /// The username (or client id) an access token belongs to, for the audit log.
+    fn token_owner(&self, token: &str) -> Option<String>;
     /// Issue an access token for a user.
     fn mint_token(
         &self,

@@ -2,6 +2,7 @@
 //! to openraft directly, so every route can be exercised against any implementation.
 
 pub mod accounts;
+pub mod audit;
 mod authn;
 pub mod backend;
 pub mod cli_auth;
@@ -10,7 +11,7 @@ pub mod error;
 mod headers;
 pub mod next_page;
 pub mod oauth2;
-mod operator;
+pub mod operator;
 pub mod pages;
 mod routes;
 

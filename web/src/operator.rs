@@ -15,6 +15,7 @@ use axum::response::IntoResponse;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+use crate::audit::Caller;
 use crate::backend::{
     AuthDecision, Backend, Credential, GrantChange, MemberView, MintTokenRequest, NewClientRequest,
     NewSession, NewUserRequest,
@@ -136,9 +137,13 @@ fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
 /// `POST /api/v1/users`
 pub async fn add_user<B: Backend>(
     State(b): State<B>,
+    caller: Caller,
     Signed(req): Signed<NewUserRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let user = b.add_user(req).await?;
+    let name = req.username.clone();
+    let result = b.add_user(req).await;
+    caller.audit(&b, "user_add", &name, &result);
+    let user = result?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
@@ -176,10 +181,13 @@ pub async fn get_session<B: Backend>(
 /// `DELETE /api/v1/sessions/{id}`
 pub async fn end_session<B: Backend>(
     State(b): State<B>,
+    caller: Caller,
     Path(id): Path<String>,
     Signed(()): Signed<()>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let ended = b.end_session(&id).await?;
+    let result = b.end_session(&id).await;
+    caller.audit(&b, "session_revoke", &id, &result);
+    let ended = result?;
     Ok(Json(json!({ "ended": ended })))
 }
 
@@ -203,10 +211,13 @@ pub async fn remove_member<B: Backend>(
 /// `DELETE /api/v1/users/{key}/sessions`: "log out everywhere".
 pub async fn end_user_sessions<B: Backend>(
     State(b): State<B>,
+    caller: Caller,
     Path(key): Path<String>,
     Signed(()): Signed<()>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(json!({ "ended": b.end_user_sessions(&key).await? })))
+    let result = b.end_user_sessions(&key).await;
+    caller.audit(&b, "session_revoke", &format!("all of {key}"), &result);
+    Ok(Json(json!({ "ended": result? })))
 }
 
 /// Body of `POST /api/v1/users/{key}/suspend`.
@@ -225,13 +236,19 @@ fn yes() -> bool {
 /// `POST /api/v1/users/{key}/suspend`
 pub async fn suspend_user<B: Backend>(
     State(b): State<B>,
+    caller: Caller,
     Path(key): Path<String>,
     Signed(body): Signed<Option<SuspendBody>>,
 ) -> Result<impl IntoResponse, ApiError> {
     let suspended = body.is_none_or(|b| b.suspended);
-    Ok(Json(
-        json!({ "ended": b.suspend_user(&key, suspended).await? }),
-    ))
+    let result = b.suspend_user(&key, suspended).await;
+    let action = if suspended {
+        "user_suspend"
+    } else {
+        "user_reinstate"
+    };
+    caller.audit(&b, action, &key, &result);
+    Ok(Json(json!({ "ended": result? })))
 }
 
 /// `POST /api/v1/users/{u}/roles` body.
@@ -253,56 +270,73 @@ pub struct ScopeBody {
 /// `POST /api/v1/users/{u}/roles`
 pub async fn grant_role<B: Backend>(
     State(b): State<B>,
+    caller: Caller,
     Path(key): Path<String>,
     Signed(body): Signed<RoleBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(
-        b.change_grant(&key, GrantChange::GrantRole(body.role))
-            .await?,
-    ))
+    let what = body.role.clone();
+    let result = b
+        .change_grant(&key, GrantChange::GrantRole(body.role))
+        .await;
+    caller.audit(&b, "role_grant", &format!("{key} {what}"), &result);
+    Ok(Json(result?))
 }
 
 /// `DELETE /api/v1/users/{u}/roles/{role}`
 pub async fn revoke_role<B: Backend>(
     State(b): State<B>,
+    caller: Caller,
     Path((key, role)): Path<(String, String)>,
     Signed(()): Signed<()>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(
-        b.change_grant(&key, GrantChange::RevokeRole(role)).await?,
-    ))
+    let what = role.clone();
+    let result = b.change_grant(&key, GrantChange::RevokeRole(role)).await;
+    caller.audit(&b, "role_revoke", &format!("{key} {what}"), &result);
+    Ok(Json(result?))
 }
 
 /// `POST /api/v1/users/{u}/scopes`
 pub async fn grant_scope<B: Backend>(
     State(b): State<B>,
+    caller: Caller,
     Path(key): Path<String>,
     Signed(body): Signed<ScopeBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(
-        b.change_grant(&key, GrantChange::GrantScope(body.scope))
-            .await?,
-    ))
+    let what = body.scope.clone();
+    let result = b
+        .change_grant(&key, GrantChange::GrantScope(body.scope))
+        .await;
+    caller.audit(&b, "scope_grant", &format!("{key} {what}"), &result);
+    Ok(Json(result?))
 }
 
 /// `DELETE /api/v1/users/{u}/scopes/{scope}`
 pub async fn revoke_scope<B: Backend>(
     State(b): State<B>,
+    caller: Caller,
     Path((key, scope)): Path<(String, String)>,
     Signed(()): Signed<()>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(
-        b.change_grant(&key, GrantChange::RevokeScope(scope))
-            .await?,
-    ))
+    let what = scope.clone();
+    let result = b.change_grant(&key, GrantChange::RevokeScope(scope)).await;
+    caller.audit(&b, "scope_revoke", &format!("{key} {what}"), &result);
+    Ok(Json(result?))
 }
 
 /// `POST /api/v1/clients`: 201 with the secret, shown once.
 pub async fn add_client<B: Backend>(
     State(b): State<B>,
+    caller: Caller,
     Signed(req): Signed<NewClientRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok((StatusCode::CREATED, Json(b.add_client(req).await?)))
+    let name = req.name.clone();
+    let result = b.add_client(req).await;
+    let target = match &result {
+        Ok(c) => format!("{} ({name})", c.client_id),
+        Err(_) => name,
+    };
+    caller.audit(&b, "client_add", &target, &result);
+    Ok((StatusCode::CREATED, Json(result?)))
 }
 
 /// `?limit=&after=` on list endpoints.
@@ -330,18 +364,25 @@ pub async fn list_clients<B: Backend>(
 /// `DELETE /api/v1/clients/{id}`
 pub async fn revoke_client<B: Backend>(
     State(b): State<B>,
+    caller: Caller,
     Path(id): Path<String>,
     Signed(()): Signed<()>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(json!({ "tokens_ended": b.revoke_client(&id).await? })))
+    let result = b.revoke_client(&id).await;
+    caller.audit(&b, "client_revoke", &id, &result);
+    Ok(Json(json!({ "tokens_ended": result? })))
 }
 
 /// `POST /api/v1/tokens`: 201 with the token, shown once.
 pub async fn mint_token<B: Backend>(
     State(b): State<B>,
+    caller: Caller,
     Signed(req): Signed<MintTokenRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok((StatusCode::CREATED, Json(b.mint_token(req).await?)))
+    let user = req.user.clone();
+    let result = b.mint_token(req).await;
+    caller.audit(&b, "token_mint", &user, &result);
+    Ok((StatusCode::CREATED, Json(result?)))
 }
 
 /// Body of `POST /api/v1/tokens/revoke`.
@@ -355,9 +396,12 @@ pub struct RevokeTokenBody {
 /// `POST /api/v1/tokens/revoke` (the token travels in the body, never in a URL or log).
 pub async fn revoke_token<B: Backend>(
     State(b): State<B>,
+    caller: Caller,
     Signed(body): Signed<RevokeTokenBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(
-        json!({ "revoked": b.revoke_token(&body.token).await? }),
-    ))
+    let result = b.revoke_token(&body.token).await;
+    // The token itself never goes into the log: the first hex digits of its digest name it.
+    let digest = authd_auth::token_digest(authd_auth::split_bearer(&body.token).0);
+    caller.audit(&b, "token_revoke", digest.get(..12).unwrap_or(""), &result);
+    Ok(Json(json!({ "revoked": result? })))
 }

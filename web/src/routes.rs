@@ -32,6 +32,7 @@ pub fn router<B: Accounts + crate::oauth2::OAuthBackend>(backend: B) -> Router {
             delete(operator::remove_member::<B>),
         )
         .route("/api/v1/users", post(operator::add_user::<B>))
+        .route("/api/v1/audit", get(crate::audit::list::<B>))
         .route("/api/v1/users/{key}", get(operator::get_user::<B>))
         .route(
             "/api/v1/users/{key}/sessions",

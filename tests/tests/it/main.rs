@@ -9,6 +9,7 @@
 
 mod admin_api;
 mod api;
+mod audit;
 mod auth_endpoint;
 mod auth_fuzz;
 mod authd_http;

@@ -9,6 +9,7 @@ use super::fields::{self, FieldErrors, FormData};
 use super::views::{self, Choices, EditPage, PasswordPage, UserPage};
 use super::{Ctx, taxonomy};
 use crate::accounts::{Account, Accounts};
+use crate::audit::{self, AuditRecord};
 use crate::backend::BackendError;
 
 /// `GET /user`.
@@ -150,7 +151,15 @@ pub async fn password<B: Accounts>(
         return password_page(&b, &ctx, StatusCode::BAD_REQUEST, errors);
     }
     let keep = ctx.session.as_ref().map(|s| s.session_id.clone());
-    match b.set_password(account.id, new, keep, None).await {
+    let result = b.set_password(account.id, new, keep, None).await;
+    b.audit(AuditRecord {
+        actor: account.username.clone(),
+        action: "password_change",
+        target: account.username.clone(),
+        ip: ctx.ip.to_string(),
+        outcome: audit::outcome(&result),
+    });
+    match result {
         Ok(ended) => {
             let text = format!(
                 "Your password is changed. {ended} other session{} logged out.",

@@ -11,6 +11,7 @@ use super::fields::{FieldErrors, FormData};
 use super::views::{self, LoginPage};
 use super::{Ctx, register};
 use crate::accounts::{Accounts, LoginError};
+use crate::audit::{self, AuditRecord};
 use crate::backend::{BackendError, LoginRequest};
 use crate::{cookies, next_page};
 
@@ -146,7 +147,20 @@ pub async fn submit<B: Accounts>(
             next.clone(),
         )
     };
-    match b.login(req).await {
+    let result = b.login(req).await;
+    let (action, actor) = match &result {
+        Ok(_) => ("login", login.as_str()),
+        Err(LoginError::Locked(_)) => ("lockout", "-"),
+        Err(_) => ("login_failed", "-"),
+    };
+    b.audit(AuditRecord {
+        actor: actor.to_owned(),
+        action,
+        target: login.clone(),
+        ip: ctx.ip.to_string(),
+        outcome: audit::outcome(&result),
+    });
+    match result {
         Ok(ok) => {
             let mut cookies = vec![b.settings().cookie.set(&ok.cookie, ok.max_age_secs)];
             cookies.extend(ok.extra_cookies);
@@ -182,21 +196,27 @@ pub async fn logout<B: Accounts>(
     State(b): State<B>,
     Query(q): Query<Next>,
     headers: HeaderMap,
+    Page(ctx): Page,
 ) -> Response {
-    end_and_leave(&b, &headers, q.next_page.as_deref()).await
+    end_and_leave(&b, &ctx, &headers, q.next_page.as_deref()).await
 }
 
 /// `POST /logout` (the banner's form): the same, with a CSRF check.
 pub async fn logout_form<B: Accounts>(
     State(b): State<B>,
     headers: HeaderMap,
-    Posted(_, f): Posted,
+    Posted(ctx, f): Posted,
 ) -> Response {
     let next = Some(f.get("next_page")).filter(|n| !n.is_empty());
-    end_and_leave(&b, &headers, next).await
+    end_and_leave(&b, &ctx, &headers, next).await
 }
 
-async fn end_and_leave<B: Accounts>(b: &B, headers: &HeaderMap, next: Option<&str>) -> Response {
+async fn end_and_leave<B: Accounts>(
+    b: &B,
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    next: Option<&str>,
+) -> Response {
     let values = cookies::values(headers, &b.settings().cookie.name);
     let legacy = b.settings().legacy_cookie.clone();
     let tapir = legacy
@@ -212,7 +232,17 @@ async fn end_and_leave<B: Accounts>(b: &B, headers: &HeaderMap, next: Option<&st
         }
         Ok::<_, BackendError>(())
     };
-    if let Err(e) = ended.await {
+    let ended = ended.await;
+    if let Some(s) = &ctx.session {
+        b.audit(AuditRecord {
+            actor: ctx.username.clone().unwrap_or_else(|| "-".into()),
+            action: "logout",
+            target: s.session_id.clone(),
+            ip: ctx.ip.to_string(),
+            outcome: audit::outcome(&ended),
+        });
+    }
+    if let Err(e) = ended {
         tracing::warn!(error = %e, "logout could not end the session");
         return views::message(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -13,6 +13,7 @@ use super::tokens::{self, Link, TokenError};
 use super::views::{self, PasswordPage, ResetRequestPage};
 use super::{Ctx, now_s};
 use crate::accounts::{Account, Accounts};
+use crate::audit::{self, AuditRecord};
 use crate::backend::BackendError;
 
 const RESET: &str = "reset";
@@ -120,10 +121,17 @@ pub async fn submit<B: Accounts>(State(b): State<B>, Posted(ctx, f): Posted) -> 
     if !errors.is_empty() {
         return new_password_page(&b, &ctx, StatusCode::BAD_REQUEST, token, errors);
     }
-    match b
+    let result = b
         .set_password(account.id, new, None, Some(link.nonce.clone()))
-        .await
-    {
+        .await;
+    b.audit(AuditRecord {
+        actor: account.username.clone(),
+        action: "password_reset",
+        target: account.username.clone(),
+        ip: ctx.ip.to_string(),
+        outcome: audit::outcome(&result),
+    });
+    match result {
         Ok(_) => {
             tracing::info!(user = account.id, "password reset by e-mailed link");
             let r = views::message(

@@ -8,6 +8,7 @@ use axum::response::Response;
 use super::extract::{Owner, OwnerPosted};
 use super::views::{self, SessionRow, SessionsPage};
 use crate::accounts::Accounts;
+use crate::audit::{self, AuditRecord};
 
 /// `GET /user/sessions`.
 pub async fn list<B: Accounts>(State(b): State<B>, Owner(ctx, account): Owner) -> Response {
@@ -51,7 +52,15 @@ pub async fn end_one<B: Accounts>(
         );
         return ctx.finish(&b, r);
     }
-    if let Err(e) = b.end_session(&id).await {
+    let ended = b.end_session(&id).await;
+    b.audit(AuditRecord {
+        actor: account.username.clone(),
+        action: "session_revoke",
+        target: id.clone(),
+        ip: ctx.ip.to_string(),
+        outcome: audit::outcome(&ended),
+    });
+    if let Err(e) = ended {
         tracing::warn!(error = %e, "session not ended");
         return ctx.unavailable(&b);
     }
@@ -68,7 +77,15 @@ pub async fn end_all<B: Accounts>(
     State(b): State<B>,
     OwnerPosted(ctx, account, _): OwnerPosted,
 ) -> Response {
-    match b.end_user_sessions(&account.id.to_string()).await {
+    let ended = b.end_user_sessions(&account.id.to_string()).await;
+    b.audit(AuditRecord {
+        actor: account.username.clone(),
+        action: "session_revoke",
+        target: format!("all of {}", account.username),
+        ip: ctx.ip.to_string(),
+        outcome: audit::outcome(&ended),
+    });
+    match ended {
         Ok(_) => views::see_other("/login?ended=all", &[b.settings().cookie.clear()]),
         Err(e) => {
             tracing::warn!(error = %e, "sessions not ended");
