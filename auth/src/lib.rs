@@ -7,6 +7,8 @@ pub mod ids;
 pub mod model;
 pub mod pkce;
 pub mod scope;
+#[cfg(feature = "axum")]
+pub mod service;
 pub mod tokens;
 
 pub use ids::{RandomError, random_hex, split_bearer, token_digest};

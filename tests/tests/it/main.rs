@@ -19,6 +19,7 @@ mod catch_up;
 mod cli;
 mod config;
 mod durability;
+mod example_service;
 mod failover;
 mod grants;
 mod internal_port;
