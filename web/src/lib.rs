@@ -8,6 +8,7 @@ pub mod backend;
 pub mod cli_auth;
 pub mod cookies;
 pub mod error;
+pub mod grants;
 mod headers;
 pub mod next_page;
 pub mod oauth2;

@@ -17,8 +17,8 @@ use serde_json::json;
 
 use crate::audit::Caller;
 use crate::backend::{
-    AuthDecision, Backend, Credential, GrantChange, MemberView, MintTokenRequest, NewClientRequest,
-    NewSession, NewUserRequest,
+    AuthDecision, Backend, Credential, MemberView, MintTokenRequest, NewClientRequest, NewSession,
+    NewUserRequest,
 };
 use crate::cli_auth;
 use crate::error::ApiError;
@@ -249,78 +249,6 @@ pub async fn suspend_user<B: Backend>(
     };
     caller.audit(&b, action, &key, &result);
     Ok(Json(json!({ "ended": result? })))
-}
-
-/// `POST /api/v1/users/{u}/roles` body.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RoleBody {
-    /// Role name.
-    pub role: String,
-}
-
-/// `POST /api/v1/users/{u}/scopes` body.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScopeBody {
-    /// Scope, e.g. `submission:proxy` or `moderation:update:*`.
-    pub scope: String,
-}
-
-/// `POST /api/v1/users/{u}/roles`
-pub async fn grant_role<B: Backend>(
-    State(b): State<B>,
-    caller: Caller,
-    Path(key): Path<String>,
-    Signed(body): Signed<RoleBody>,
-) -> Result<impl IntoResponse, ApiError> {
-    let what = body.role.clone();
-    let result = b
-        .change_grant(&key, GrantChange::GrantRole(body.role))
-        .await;
-    caller.audit(&b, "role_grant", &format!("{key} {what}"), &result);
-    Ok(Json(result?))
-}
-
-/// `DELETE /api/v1/users/{u}/roles/{role}`
-pub async fn revoke_role<B: Backend>(
-    State(b): State<B>,
-    caller: Caller,
-    Path((key, role)): Path<(String, String)>,
-    Signed(()): Signed<()>,
-) -> Result<impl IntoResponse, ApiError> {
-    let what = role.clone();
-    let result = b.change_grant(&key, GrantChange::RevokeRole(role)).await;
-    caller.audit(&b, "role_revoke", &format!("{key} {what}"), &result);
-    Ok(Json(result?))
-}
-
-/// `POST /api/v1/users/{u}/scopes`
-pub async fn grant_scope<B: Backend>(
-    State(b): State<B>,
-    caller: Caller,
-    Path(key): Path<String>,
-    Signed(body): Signed<ScopeBody>,
-) -> Result<impl IntoResponse, ApiError> {
-    let what = body.scope.clone();
-    let result = b
-        .change_grant(&key, GrantChange::GrantScope(body.scope))
-        .await;
-    caller.audit(&b, "scope_grant", &format!("{key} {what}"), &result);
-    Ok(Json(result?))
-}
-
-/// `DELETE /api/v1/users/{u}/scopes/{scope}`
-pub async fn revoke_scope<B: Backend>(
-    State(b): State<B>,
-    caller: Caller,
-    Path((key, scope)): Path<(String, String)>,
-    Signed(()): Signed<()>,
-) -> Result<impl IntoResponse, ApiError> {
-    let what = scope.clone();
-    let result = b.change_grant(&key, GrantChange::RevokeScope(scope)).await;
-    caller.audit(&b, "scope_revoke", &format!("{key} {what}"), &result);
-    Ok(Json(result?))
 }
 
 /// `POST /api/v1/clients`: 201 with the secret, shown once.

@@ -42,18 +42,21 @@ pub fn router<B: Accounts + crate::oauth2::OAuthBackend>(backend: B) -> Router {
             "/api/v1/users/{key}/suspend",
             post(operator::suspend_user::<B>),
         )
-        .route("/api/v1/users/{key}/roles", post(operator::grant_role::<B>))
+        .route(
+            "/api/v1/users/{key}/roles",
+            post(crate::grants::grant_role::<B>),
+        )
         .route(
             "/api/v1/users/{key}/roles/{role}",
-            delete(operator::revoke_role::<B>),
+            delete(crate::grants::revoke_role::<B>),
         )
         .route(
             "/api/v1/users/{key}/scopes",
-            post(operator::grant_scope::<B>),
+            post(crate::grants::grant_scope::<B>),
         )
         .route(
             "/api/v1/users/{key}/scopes/{scope}",
-            delete(operator::revoke_scope::<B>),
+            delete(crate::grants::revoke_scope::<B>),
         )
         .route(
             "/api/v1/clients",
