@@ -283,6 +283,79 @@ impl Backend for NodeBackend {
         .await
     }
 
+    fn list_users(&self, after: Option<u64>, limit: usize, q: Option<&str>) -> Page<UserView> {
+        let view = self.inner.reader.load();
+        let q = q.map(str::to_lowercase);
+        let mut items: Vec<UserView> = view
+            .state
+            .users_sorted()
+            .into_iter()
+            .filter(|u| after.is_none_or(|a| u.id > a))
+            .filter(|u| {
+                q.as_deref()
+                    .is_none_or(|q| u.username.to_lowercase().contains(q) || u.email.contains(q))
+            })
+            .take(limit + 1)
+            .map(|u| user_view(u))
+            .collect();
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|u| u.id.to_string())
+        } else {
+            None
+        };
+        Page { items, next }
+    }
+
+    fn user_sessions(&self, key: &str) -> Result<Vec<SessionView>, BackendError> {
+        let id = self.user_id(key)?;
+        Ok(authd_web::accounts::Accounts::own_sessions(self, id))
+    }
+
+    fn roles(&self) -> Vec<authd_web::RoleView> {
+        let view = self.inner.reader.load();
+        view.state
+            .roles()
+            .map(|(name, scopes)| authd_web::RoleView {
+                name: name.clone(),
+                scopes: scopes.iter().cloned().collect(),
+            })
+            .collect()
+    }
+
+    async fn define_role(
+        &self,
+        role: authd_web::RoleView,
+    ) -> Result<authd_web::RoleView, BackendError> {
+        let valid_name = !role.name.is_empty()
+            && role.name.len() <= 64
+            && role
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+        if !valid_name {
+            return Err(BackendError::Invalid(
+                "role names are 1-64 characters of A-Z a-z 0-9 _ - .".into(),
+            ));
+        }
+        if let Some(bad) = role
+            .scopes
+            .iter()
+            .find(|s| s.parse::<authd_auth::Scope>().is_err())
+        {
+            return Err(BackendError::Invalid(format!("not a scope: {bad:?}")));
+        }
+        let cmd = Command::DefineRole {
+            role: role.name.clone(),
+            scopes: role.scopes.iter().cloned().collect(),
+        };
+        ask(self.inner.slots.users.load_full(), |p| {
+            UsersMsg::Grants(Box::new(cmd), p)
+        })
+        .await?;
+        Ok(role)
+    }
+
     fn audit(&self, r: authd_web::audit::AuditRecord) {
         self.inner.audit.record(authd_raft::audit::AuditEvent {
             time_ms: now_ms(),

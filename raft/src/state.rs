@@ -158,6 +158,18 @@ impl State {
             .and_then(|id| self.users.get(id))
     }
 
+    /// Every user, in id order (admin listings).
+    pub fn users_sorted(&self) -> Vec<&Arc<User>> {
+        let mut v: Vec<&Arc<User>> = self.users.values().collect();
+        v.sort_by_key(|u| u.id);
+        v
+    }
+
+    /// Every role and its scopes, by name.
+    pub fn roles(&self) -> impl Iterator<Item = (&String, &Arc<BTreeSet<String>>)> {
+        self.roles.iter()
+    }
+
     /// Number of users, for metrics and tests.
     pub fn user_count(&self) -> usize {
         self.users.len()

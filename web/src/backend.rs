@@ -127,6 +127,16 @@ pub struct SessionView {
     pub user_agent: Option<String>,
 }
 
+/// A role as the admin API shows and takes it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RoleView {
+    /// Role name.
+    pub name: String,
+    /// Its scopes.
+    pub scopes: Vec<String>,
+}
+
 /// A change to what a user may do (`authd role grant|revoke`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GrantChange {
@@ -372,6 +382,18 @@ pub trait Backend: Clone + Send + Sync + 'static {
         key: &str,
         change: GrantChange,
     ) -> impl Future<Output = Result<UserView, BackendError>> + Send;
+    /// Users in id order after `after`, at most `limit`; `q` filters on a case-insensitive
+    /// substring of the username or e-mail.
+    fn list_users(&self, after: Option<u64>, limit: usize, q: Option<&str>) -> Page<UserView>;
+    /// The live sessions of a user (id or username), newest first.
+    fn user_sessions(&self, key: &str) -> Result<Vec<SessionView>, BackendError>;
+    /// Every role with its scopes.
+    fn roles(&self) -> Vec<RoleView>;
+    /// Create or replace a role's scopes; every node resolves the new set before this returns.
+    fn define_role(
+        &self,
+        role: RoleView,
+    ) -> impl Future<Output = Result<RoleView, BackendError>> + Send;
     /// Queue an audit event (replicated in batches; never blocks the request).
     fn audit(&self, record: crate::audit::AuditRecord);
     /// Audit entries, newest first, with ids below `before`.

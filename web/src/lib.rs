@@ -19,7 +19,8 @@ mod routes;
 pub use backend::{
     AuthDecision, Backend, BackendError, ClientCreated, ClientView, ClusterStatus, Credential,
     GrantChange, LoginOk, LoginRequest, MemberView, MintTokenRequest, MintedToken,
-    NewClientRequest, NewSession, NewUserRequest, Page, SessionView, UserView, WebSettings,
+    NewClientRequest, NewSession, NewUserRequest, Page, RoleView, SessionView, UserView,
+    WebSettings,
 };
 pub use cookies::CookieSettings;
 pub use routes::router;

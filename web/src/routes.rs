@@ -5,7 +5,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use serde_json::json;
 
 use crate::accounts::Accounts;
@@ -31,12 +31,17 @@ pub fn router<B: Accounts + crate::oauth2::OAuthBackend>(backend: B) -> Router {
             "/api/v1/cluster/members/{id}",
             delete(operator::remove_member::<B>),
         )
-        .route("/api/v1/users", post(operator::add_user::<B>))
+        .route(
+            "/api/v1/users",
+            post(operator::add_user::<B>).get(crate::grants::list_users::<B>),
+        )
+        .route("/api/v1/roles", get(crate::grants::list_roles::<B>))
+        .route("/api/v1/roles/{name}", put(crate::grants::define_role::<B>))
         .route("/api/v1/audit", get(crate::audit::list::<B>))
         .route("/api/v1/users/{key}", get(operator::get_user::<B>))
         .route(
             "/api/v1/users/{key}/sessions",
-            delete(operator::end_user_sessions::<B>),
+            delete(operator::end_user_sessions::<B>).get(crate::grants::user_sessions::<B>),
         )
         .route(
             "/api/v1/users/{key}/suspend",

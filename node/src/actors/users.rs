@@ -98,6 +98,7 @@ impl Actor for UsersActor {
                 let ok = matches!(
                     *cmd,
                     Command::GrantRole { .. }
+                        | Command::DefineRole { .. }
                         | Command::RevokeRole { .. }
                         | Command::GrantScope { .. }
                         | Command::RevokeScope { .. }

@@ -142,3 +142,120 @@ async fn admin_api_takes_admin_bearer_tokens_and_refuses_everything_else() -> Re
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn users_sessions_and_roles_are_listed_and_roles_defined_through_the_api() -> Result<()> {
+    let cluster = Cluster::start(3, |_| {}).await?;
+    cluster.wait_ready(Duration::from_secs(30)).await?;
+    let api = cluster.api(2);
+    let prefix = uniq("list");
+    let mut names = Vec::new();
+    for i in 0..5 {
+        let n = format!("{prefix}{i}");
+        create_user(&cluster.api(1), &n).await?;
+        names.push(n);
+    }
+    for id in cluster.node_ids() {
+        let last = names.last().context("names")?;
+        let u = cluster.api(1).get_user(last).await?.expect(200)?;
+        wait_user_visible(&cluster, id, last, &u["id"]).await?;
+    }
+    // Search with pagination: two pages of 3 and 2, in id order, nothing else matching.
+    let p1 = api
+        .signed(
+            Method::GET,
+            &format!("/api/v1/users?q={prefix}&limit=3"),
+            None,
+        )
+        .await?
+        .expect(200)?;
+    let items = p1["items"].as_array().context("items")?;
+    assert_eq!(items.len(), 3, "{p1}");
+    let cursor = p1["next"].as_str().context("next")?;
+    let p2 = api
+        .signed(
+            Method::GET,
+            &format!(
+                "/api/v1/users?q={}&limit=3&after={cursor}",
+                prefix.to_uppercase()
+            ),
+            None,
+        )
+        .await?
+        .expect(200)?;
+    assert_eq!(p2["items"].as_array().map(Vec::len), Some(2), "{p2}");
+    assert!(p2["next"].is_null());
+    let all: Vec<String> = items
+        .iter()
+        .chain(p2["items"].as_array().into_iter().flatten())
+        .filter_map(|u| u["username"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(all, names);
+    assert!(
+        !p1.to_string().contains("argon2"),
+        "no password hashes in lists"
+    );
+
+    // A user's sessions.
+    let first = names.first().context("first")?;
+    let web = crate::authd_http::Web::new(cluster.api(1).addr, crate::authd_http::web_client()?);
+    web.login_ok(first, PASSWORD).await?;
+    let s = cluster
+        .api(1)
+        .signed(
+            Method::GET,
+            &format!("/api/v1/users/{first}/sessions"),
+            None,
+        )
+        .await?
+        .expect(200)?;
+    assert_eq!(s["items"].as_array().map(Vec::len), Some(1), "{s}");
+
+    // Roles: the seeded ones, a new one, granted, carried by /auth on every node.
+    let roles = api
+        .signed(Method::GET, "/api/v1/roles", None)
+        .await?
+        .expect(200)?;
+    for seeded in ["admin", "moderator", "user"] {
+        assert!(
+            roles.to_string().contains(&format!("\"{seeded}\"")),
+            "{roles}"
+        );
+    }
+    let body = json!({"scopes": ["fulltext:read", "fulltext:create"]});
+    let r = api
+        .signed(Method::PUT, "/api/v1/roles/librarian", Some(&body))
+        .await?;
+    assert_eq!(r.status, 200, "{}", r.body);
+    for (name, body) in [
+        ("bad name!", json!({"scopes": []})),
+        ("ok", json!({"scopes": ["not a scope"]})),
+    ] {
+        let path = format!("/api/v1/roles/{}", name.replace(' ', "%20"));
+        let r = api.signed(Method::PUT, &path, Some(&body)).await?;
+        assert_eq!(r.status, 400, "{name}: {}", r.body);
+    }
+    cluster
+        .cli_json(
+            &["role", "grant"],
+            &["--user", first, "--role", "librarian"],
+            None,
+        )
+        .await?;
+    let cookie = web.login_ok(first, PASSWORD).await?;
+    let nodes = crate::authd_http::webs(&cluster, &crate::authd_http::web_client()?)?;
+    let h = crate::authd_http::cookie_header(&cookie);
+    for (id, w) in &nodes {
+        let r = w
+            .clone()
+            .settled()
+            .auth(&crate::authd_http::AuthReq {
+                cookie_header: Some(&h),
+                scopes: Some("fulltext:read"),
+                ..Default::default()
+            })
+            .await?;
+        assert_eq!(r.status, 200, "node {id}: {}", r.describe());
+    }
+    Ok(())
+}
