@@ -15,6 +15,18 @@ pub enum RoleCmd {
     Grant(GrantArgs),
     /// Take a role or an extra scope away.
     Revoke(GrantArgs),
+    /// Define (or redefine) a role's scopes; holders see the change on every node at once.
+    Define {
+        /// Where the cluster is.
+        #[command(flatten)]
+        target: Target,
+        /// Role name.
+        #[arg(long)]
+        name: String,
+        /// A scope of the role (repeat the flag for several; none empties the role).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+    },
 }
 
 /// What to grant or revoke, and to whom.
@@ -98,6 +110,23 @@ pub async fn role(op: RoleCmd) -> Result<anyhow::Result<Value>, ConfigError> {
     let (grant, args) = match op {
         RoleCmd::Grant(a) => (true, a),
         RoleCmd::Revoke(a) => (false, a),
+        RoleCmd::Define {
+            target,
+            name,
+            scopes,
+        } => {
+            let ep = Endpoint::resolve(&target)?;
+            return Ok(async {
+                let path = format!("/api/v1/roles/{}", segment(&name)?);
+                ep.call(
+                    reqwest::Method::PUT,
+                    &path,
+                    Some(json!({ "scopes": scopes })),
+                )
+                .await
+            }
+            .await);
+        }
     };
     let ep = Endpoint::resolve(&args.target)?;
     Ok(async {

@@ -110,6 +110,40 @@ async fn grants_revocations_and_suspensions_apply_on_every_node_at_once() -> Res
     let s = statuses(&nodes, &cookie, "moderation:update").await;
     assert!(all(&s, 403), "right after revoking moderator: {s:?}");
 
+    // Redefining a role changes what its holders get, everywhere at once.
+    cli(
+        &cluster,
+        1,
+        &["role", "grant"],
+        &["--user", &name, "--role", "moderator"],
+    )
+    .await?;
+    cli(
+        &cluster,
+        2,
+        &["role", "define"],
+        &[
+            "--name",
+            "moderator",
+            "--scope",
+            "moderation:read",
+            "--scope",
+            "moderation:flag",
+        ],
+    )
+    .await?;
+    let s = statuses(&nodes, &cookie, "moderation:flag").await;
+    assert!(all(&s, 200), "right after redefining moderator: {s:?}");
+    let s = statuses(&nodes, &cookie, "moderation:update").await;
+    assert!(all(&s, 403), "a scope the role lost: {s:?}");
+    cli(
+        &cluster,
+        3,
+        &["role", "revoke"],
+        &["--user", &name, "--role", "moderator"],
+    )
+    .await?;
+
     // Bad requests fail clearly and change nothing.
     for args in [
         vec!["--user", name.as_str(), "--role", "no-such-role"],
