@@ -200,16 +200,22 @@ async fn users_sessions_and_roles_are_listed_and_roles_defined_through_the_api()
     let first = names.first().context("first")?;
     let web = crate::authd_http::Web::new(cluster.api(1).addr, crate::authd_http::web_client()?);
     web.login_ok(first, PASSWORD).await?;
-    let s = cluster
-        .api(1)
-        .signed(
-            Method::GET,
-            &format!("/api/v1/users/{first}/sessions"),
-            None,
-        )
-        .await?
-        .expect(200)?;
-    assert_eq!(s["items"].as_array().map(Vec::len), Some(1), "{s}");
+    // A login is acknowledged at commit: the listing node shows it once it applied it.
+    let path = format!("/api/v1/users/{first}/sessions");
+    let s = authd_tests::wait_until(
+        "the new session in the listing",
+        Duration::from_secs(5),
+        || {
+            let (api, path) = (cluster.api(1), path.clone());
+            async move {
+                let s = api.signed(Method::GET, &path, None).await?.expect(200)?;
+                anyhow::ensure!(s["items"].as_array().map(Vec::len) == Some(1), "{s}");
+                Ok(s)
+            }
+        },
+    )
+    .await?;
+    assert!(s["items"][0]["session_id"].is_string(), "{s}");
 
     // Roles: the seeded ones, a new one, granted, carried by /auth on every node.
     let roles = api
