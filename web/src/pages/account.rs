@@ -9,7 +9,6 @@ use super::fields::{self, FieldErrors, FormData};
 use super::views::{self, Choices, EditPage, PasswordPage, UserPage};
 use super::{Ctx, taxonomy};
 use crate::accounts::{Account, Accounts};
-use crate::audit::{self, AuditRecord};
 use crate::backend::BackendError;
 
 /// `GET /user`.
@@ -152,13 +151,13 @@ pub async fn password<B: Accounts>(
     }
     let keep = ctx.session.as_ref().map(|s| s.session_id.clone());
     let result = b.set_password(account.id, new, keep, None).await;
-    b.audit(AuditRecord {
-        actor: account.username.clone(),
-        action: "password_change",
-        target: account.username.clone(),
-        ip: ctx.ip.to_string(),
-        outcome: audit::outcome(&result),
-    });
+    ctx.audit(
+        &b,
+        &account.username,
+        "password_change",
+        &account.username,
+        &result,
+    );
     match result {
         Ok(ended) => {
             let text = format!(

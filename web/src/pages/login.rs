@@ -11,7 +11,6 @@ use super::fields::{FieldErrors, FormData};
 use super::views::{self, LoginPage};
 use super::{Ctx, register};
 use crate::accounts::{Accounts, LoginError};
-use crate::audit::{self, AuditRecord};
 use crate::backend::{BackendError, LoginRequest};
 use crate::{cookies, next_page};
 
@@ -41,20 +40,9 @@ fn or_default<B: Accounts>(b: &B, next: &str) -> String {
     }
 }
 
-fn page<B: Accounts>(
-    b: &B,
-    ctx: &Ctx,
-    status: StatusCode,
-    error: Option<&str>,
-    values: FormData,
-    errors: FieldErrors,
-    next_page: String,
-) -> Response {
-    page_with(b, ctx, status, error, values, errors, next_page, None)
-}
-
+/// The login form, with what the last attempt left (message, typed name, notice).
 #[allow(clippy::too_many_arguments)]
-fn page_with<B: Accounts>(
+fn page<B: Accounts>(
     b: &B,
     ctx: &Ctx,
     status: StatusCode,
@@ -89,7 +77,7 @@ pub async fn form<B: Accounts>(
     }
     let notice = (q.ended.as_deref() == Some("all"))
         .then_some("You are logged out everywhere: every session of your account has ended.");
-    page_with(
+    page(
         &b,
         &ctx,
         StatusCode::OK,
@@ -128,7 +116,16 @@ pub async fn submit<B: Accounts>(
         errors.add("username", GENERIC_FAILURE);
     }
     if !errors.is_empty() {
-        return page(&b, &ctx, StatusCode::BAD_REQUEST, None, kept, errors, next);
+        return page(
+            &b,
+            &ctx,
+            StatusCode::BAD_REQUEST,
+            None,
+            kept,
+            errors,
+            next,
+            None,
+        );
     }
     let req = LoginRequest {
         login: login.clone(),
@@ -145,6 +142,7 @@ pub async fn submit<B: Accounts>(
             kept.clone(),
             FieldErrors::default(),
             next.clone(),
+            None,
         )
     };
     let result = b.login(req).await;
@@ -153,13 +151,7 @@ pub async fn submit<B: Accounts>(
         Err(LoginError::Locked(_)) => ("lockout", "-"),
         Err(_) => ("login_failed", "-"),
     };
-    b.audit(AuditRecord {
-        actor: actor.to_owned(),
-        action,
-        target: login.clone(),
-        ip: ctx.ip.to_string(),
-        outcome: audit::outcome(&result),
-    });
+    ctx.audit(&b, actor, action, &login, &result);
     match result {
         Ok(ok) => {
             let mut cookies = vec![b.settings().cookie.set(&ok.cookie, ok.max_age_secs)];
@@ -234,13 +226,13 @@ async fn end_and_leave<B: Accounts>(
     };
     let ended = ended.await;
     if let Some(s) = &ctx.session {
-        b.audit(AuditRecord {
-            actor: ctx.username.clone().unwrap_or_else(|| "-".into()),
-            action: "logout",
-            target: s.session_id.clone(),
-            ip: ctx.ip.to_string(),
-            outcome: audit::outcome(&ended),
-        });
+        ctx.audit(
+            b,
+            ctx.username.as_deref().unwrap_or("-"),
+            "logout",
+            &s.session_id,
+            &ended,
+        );
     }
     if let Err(e) = ended {
         tracing::warn!(error = %e, "logout could not end the session");

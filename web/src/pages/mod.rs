@@ -189,6 +189,24 @@ impl Ctx {
         views::see_other(&format!("/login?{q}"), &[])
     }
 
+    /// Record a security event from this request (its address) with `result`'s outcome.
+    pub fn audit<B: Accounts, T, E: std::fmt::Display>(
+        &self,
+        b: &B,
+        actor: &str,
+        action: &'static str,
+        target: &str,
+        result: &Result<T, E>,
+    ) {
+        b.audit(crate::audit::AuditRecord {
+            actor: actor.to_owned(),
+            action,
+            target: target.to_owned(),
+            ip: self.ip.to_string(),
+            outcome: crate::audit::outcome(result),
+        });
+    }
+
     /// 503 page when the cluster cannot take a write.
     pub fn unavailable<B: Accounts>(&self, b: &B) -> Response {
         let r = views::message(

@@ -13,7 +13,6 @@ use super::tokens::{self, Link, TokenError};
 use super::views::{self, PasswordPage, ResetRequestPage};
 use super::{Ctx, now_s};
 use crate::accounts::{Account, Accounts};
-use crate::audit::{self, AuditRecord};
 use crate::backend::BackendError;
 
 const RESET: &str = "reset";
@@ -124,13 +123,13 @@ pub async fn submit<B: Accounts>(State(b): State<B>, Posted(ctx, f): Posted) -> 
     let result = b
         .set_password(account.id, new, None, Some(link.nonce.clone()))
         .await;
-    b.audit(AuditRecord {
-        actor: account.username.clone(),
-        action: "password_reset",
-        target: account.username.clone(),
-        ip: ctx.ip.to_string(),
-        outcome: audit::outcome(&result),
-    });
+    ctx.audit(
+        &b,
+        &account.username,
+        "password_reset",
+        &account.username,
+        &result,
+    );
     match result {
         Ok(_) => {
             tracing::info!(user = account.id, "password reset by e-mailed link");

@@ -8,7 +8,6 @@ use axum::response::Response;
 use super::extract::{Owner, OwnerPosted};
 use super::views::{self, SessionRow, SessionsPage};
 use crate::accounts::Accounts;
-use crate::audit::{self, AuditRecord};
 
 /// `GET /user/sessions`.
 pub async fn list<B: Accounts>(State(b): State<B>, Owner(ctx, account): Owner) -> Response {
@@ -53,13 +52,7 @@ pub async fn end_one<B: Accounts>(
         return ctx.finish(&b, r);
     }
     let ended = b.end_session(&id).await;
-    b.audit(AuditRecord {
-        actor: account.username.clone(),
-        action: "session_revoke",
-        target: id.clone(),
-        ip: ctx.ip.to_string(),
-        outcome: audit::outcome(&ended),
-    });
+    ctx.audit(&b, &account.username, "session_revoke", &id, &ended);
     if let Err(e) = ended {
         tracing::warn!(error = %e, "session not ended");
         return ctx.unavailable(&b);
@@ -78,13 +71,13 @@ pub async fn end_all<B: Accounts>(
     OwnerPosted(ctx, account, _): OwnerPosted,
 ) -> Response {
     let ended = b.end_user_sessions(&account.id.to_string()).await;
-    b.audit(AuditRecord {
-        actor: account.username.clone(),
-        action: "session_revoke",
-        target: format!("all of {}", account.username),
-        ip: ctx.ip.to_string(),
-        outcome: audit::outcome(&ended),
-    });
+    ctx.audit(
+        &b,
+        &account.username,
+        "session_revoke",
+        &format!("all of {}", account.username),
+        &ended,
+    );
     match ended {
         Ok(_) => views::see_other("/login?ended=all", &[b.settings().cookie.clear()]),
         Err(e) => {
