@@ -97,7 +97,17 @@ async fn admin_actions_and_security_events_are_audited_without_secrets() -> Resu
             let cluster = &cluster;
             async move {
                 let all = entries(cluster, 3).await?;
-                anyhow::ensure!(find(&all, "token_revoke", "").is_some(), "not yet");
+                // Each node flushes its own batch: wait for every one of them.
+                for action in [
+                    "login_failed",
+                    "login",
+                    "logout",
+                    "role_grant",
+                    "user_suspend",
+                    "token_revoke",
+                ] {
+                    anyhow::ensure!(find(&all, action, "").is_some(), "no {action} yet");
+                }
                 Ok(all)
             }
         },
