@@ -9,6 +9,7 @@ pub mod pkce;
 pub mod scope;
 #[cfg(feature = "axum")]
 pub mod service;
+pub mod signing;
 pub mod tokens;
 
 pub use ids::{RandomError, random_hex, split_bearer, token_digest};

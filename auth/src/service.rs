@@ -5,7 +5,7 @@
 //! ```ignore
 //! let app = Router::new()
 //!     .route("/{user_id}/profile", get(profile))
-//!     .layer(Verifier::new(secret).layer());
+//!     .layer(Verifier::new(secret).layer()); // HS256; or Verifier::jwks(fetch) for EdDSA
 //!
 //! async fn profile(s: Session, Path(user_id): Path<String>) -> Result<String, Denied> {
 //!     s.authorize("profile:read", Some(&user_id), |s| s.is_user(&user_id))?;
@@ -13,7 +13,10 @@
 //! }
 //! ```
 
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use axum::Extension;
 use axum::Json;
@@ -25,23 +28,86 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::scope::Scope;
-use crate::tokens::{Hs256Keys, UpstreamSession};
+use crate::signing::PublicKeys;
+use crate::tokens::{Hs256Keys, TokenError, UpstreamSession};
+use jsonwebtoken::jwk::JwkSet;
 
-/// Verifies upstream JWTs with the shared HS256 secret; install with [`Verifier::layer`].
+/// Fetches authd's JWKS (`GET /.well-known/jwks.json`); supplied by the service, so this
+/// crate needs no HTTP client.
+pub type JwksFetch =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<JwkSet, String>> + Send>> + Send + Sync>;
+
+/// Keys from a JWKS, refreshed when a token names a key not seen yet.
+struct Jwks {
+    keys: RwLock<Arc<PublicKeys>>,
+    fetch: Option<JwksFetch>,
+    /// When the last fetch started; held across the fetch, so concurrent misses wait for it
+    /// instead of fetching again.
+    last_fetch: tokio::sync::Mutex<Option<Instant>>,
+}
+
+enum Keys {
+    Hs256(Hs256Keys),
+    Jwks(Jwks),
+}
+
+/// Verifies upstream JWTs, HS256 with the shared secret or EdDSA with authd's published
+/// keys; install with [`Verifier::layer`].
 #[derive(Clone)]
 pub struct Verifier {
-    keys: Arc<Hs256Keys>,
+    keys: Arc<Keys>,
     leeway_secs: u64,
+    min_refetch: Duration,
 }
+
+/// By default, a token naming an unknown key fetches the JWKS again at most this often.
+const MIN_REFETCH: Duration = Duration::from_secs(10);
 
 impl Verifier {
     /// A verifier for the secret authd signs with (`[secrets] jwt_secret_file`), allowing
     /// 5 seconds of clock skew on `exp`.
     pub fn new(secret: &[u8]) -> Verifier {
         Verifier {
-            keys: Arc::new(Hs256Keys::new(secret)),
+            keys: Arc::new(Keys::Hs256(Hs256Keys::new(secret))),
             leeway_secs: 5,
+            min_refetch: MIN_REFETCH,
         }
+    }
+
+    /// A verifier for EdDSA tokens (`[signing] upstream_alg = "EdDSA"`) that fetches authd's
+    /// JWKS on first use and again whenever a token names a key it has not seen (authd
+    /// publishes each new key before it signs), at most every [`Verifier::min_refetch`].
+    pub fn jwks<F, Fut>(fetch: F) -> Verifier
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<JwkSet, String>> + Send + 'static,
+    {
+        let fetch: JwksFetch = Arc::new(move || Box::pin(fetch()));
+        Verifier::from_jwks(PublicKeys::default(), Some(fetch))
+    }
+
+    /// A verifier for EdDSA tokens with a fixed key set (no refresh).
+    pub fn with_keys(keys: PublicKeys) -> Verifier {
+        Verifier::from_jwks(keys, None)
+    }
+
+    fn from_jwks(keys: PublicKeys, fetch: Option<JwksFetch>) -> Verifier {
+        Verifier {
+            keys: Arc::new(Keys::Jwks(Jwks {
+                keys: RwLock::new(Arc::new(keys)),
+                fetch,
+                last_fetch: tokio::sync::Mutex::new(None),
+            })),
+            leeway_secs: 5,
+            min_refetch: MIN_REFETCH,
+        }
+    }
+
+    /// How often at most a token naming an unknown key may fetch the JWKS (default 10 s): the
+    /// bound on what tokens with made-up key ids can make the service do.
+    pub fn min_refetch(mut self, every: Duration) -> Verifier {
+        self.min_refetch = every;
+        self
     }
 
     /// The layer that makes [`Session`] and [`MaybeSession`] work in a router.
@@ -51,9 +117,56 @@ impl Verifier {
 
     /// The session in an `Authorization` value (the bare JWT, as NGINX passes it, or
     /// `Bearer <jwt>`): signature and `exp` checked.
-    pub fn verify(&self, header: &str) -> Result<UpstreamSession, Unauthorized> {
+    pub async fn verify(&self, header: &str) -> Result<UpstreamSession, Unauthorized> {
         let token = header.strip_prefix("Bearer ").unwrap_or(header).trim();
-        UpstreamSession::decode(&self.keys, token, self.leeway_secs).map_err(|_| Unauthorized)
+        match &*self.keys {
+            Keys::Hs256(k) => {
+                UpstreamSession::decode(k, token, self.leeway_secs).map_err(|_| Unauthorized)
+            }
+            Keys::Jwks(j) => {
+                match UpstreamSession::decode_eddsa(&j.current(), token, self.leeway_secs) {
+                    Err(TokenError::UnknownKey) => {
+                        j.refresh(token, self.min_refetch).await;
+                        UpstreamSession::decode_eddsa(&j.current(), token, self.leeway_secs)
+                            .map_err(|_| Unauthorized)
+                    }
+                    r => r.map_err(|_| Unauthorized),
+                }
+            }
+        }
+    }
+}
+
+impl Jwks {
+    fn current(&self) -> Arc<PublicKeys> {
+        match self.keys.read() {
+            Ok(k) => k.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Fetch the JWKS again if `token`'s key is still unknown and the last fetch is not recent.
+    async fn refresh(&self, token: &str, min_refetch: Duration) {
+        let Some(fetch) = &self.fetch else { return };
+        let Some(kid) = jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid) else {
+            return;
+        };
+        let mut last = self.last_fetch.lock().await;
+        if self.current().contains(&kid) || last.is_some_and(|t| t.elapsed() < min_refetch) {
+            return;
+        }
+        *last = Some(Instant::now());
+        match fetch().await {
+            Ok(set) => {
+                let keys = Arc::new(PublicKeys::from_jwks(&set));
+                tracing::info!(keys = keys.len(), "fetched authd's JWKS");
+                match self.keys.write() {
+                    Ok(mut k) => *k = keys,
+                    Err(poisoned) => *poisoned.into_inner() = keys,
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not fetch authd's JWKS"),
+        }
     }
 }
 
@@ -116,6 +229,7 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeSession {
             Some(h) => {
                 let h = h.to_str().map_err(|_| Unauthorized.into_response())?;
                 v.verify(h)
+                    .await
                     .map(|s| MaybeSession(Some(s)))
                     .map_err(IntoResponse::into_response)
             }

@@ -17,6 +17,9 @@ pub enum TokenError {
     /// Past its `exp`.
     #[error("expired token")]
     Expired,
+    /// Signed with a key id the verifier does not know (yet): refresh the JWKS and retry.
+    #[error("unknown signing key")]
+    UnknownKey,
     /// We could not produce a token (never a client mistake).
     #[error("could not sign token: {0}")]
     Sign(String),
@@ -183,6 +186,15 @@ impl UpstreamSession {
     /// Verify a token received from NGINX (downstream side); `leeway` seconds of clock skew.
     pub fn decode(
         keys: &Hs256Keys,
+        token: &str,
+        leeway: u64,
+    ) -> Result<UpstreamSession, TokenError> {
+        keys.verify(token, leeway)
+    }
+
+    /// Verify an EdDSA token by its `kid` against keys from authd's JWKS (downstream side).
+    pub fn decode_eddsa(
+        keys: &crate::signing::PublicKeys,
         token: &str,
         leeway: u64,
     ) -> Result<UpstreamSession, TokenError> {

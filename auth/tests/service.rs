@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use authd_auth::service::{Session, Verifier};
-use authd_auth::tokens::{Authorizations, Hs256Keys, UpstreamSession, UpstreamUser};
+use authd_auth::tokens::Hs256Keys;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Path;
@@ -12,42 +12,15 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use tower::ServiceExt;
 
+mod common;
+use common::{claims, now};
+
 const SECRET: &[u8] = b"a-downstream-shared-secret-0123456789";
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
 fn jwt(secret: &[u8], user_id: &str, scopes: &[&str], exp: u64) -> String {
-    UpstreamSession {
-        session_id: "s1".into(),
-        start_time: "2026-01-01T00:00:00.000000+00:00".into(),
-        user: Some(UpstreamUser {
-            username: format!("user{user_id}"),
-            email: format!("user{user_id}@example.org"),
-            user_id: user_id.into(),
-            name: None,
-            profile: None,
-            verified: true,
-        }),
-        client: None,
-        end_time: None,
-        authorizations: Some(Authorizations {
-            classic: 0,
-            endorsements: vec![],
-            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
-        }),
-        ip_address: None,
-        remote_host: None,
-        nonce: None,
-        iat: now(),
-        exp,
-    }
-    .encode(&Hs256Keys::new(secret))
-    .unwrap()
+    claims(user_id, scopes, exp)
+        .encode(&Hs256Keys::new(secret))
+        .unwrap()
 }
 
 async fn profile(s: Session, Path(user_id): Path<String>) -> impl IntoResponse {

@@ -82,6 +82,45 @@ pub enum AuditCmd {
     },
 }
 
+/// `authd keys list|rotate`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCmd {
+    /// The upstream-JWT signing keys still published, with their status and schedule.
+    List {
+        /// Where the cluster is.
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Schedule a new signing key; every node publishes it in the JWKS before this returns.
+    Rotate {
+        /// Where the cluster is.
+        #[command(flatten)]
+        target: Target,
+        /// Seconds until the new key signs (default: `[signing] publish_ahead_secs`).
+        #[arg(long)]
+        activate_in: Option<u64>,
+    },
+}
+
+/// Run a keys command.
+pub async fn keys(op: KeysCmd) -> Result<anyhow::Result<Value>, ConfigError> {
+    Ok(match op {
+        KeysCmd::List { target } => {
+            let ep = Endpoint::resolve(&target)?;
+            ep.call(reqwest::Method::GET, "/api/v1/keys", None).await
+        }
+        KeysCmd::Rotate {
+            target,
+            activate_in,
+        } => {
+            let ep = Endpoint::resolve(&target)?;
+            let body = json!({ "activate_in_secs": activate_in });
+            ep.call(reqwest::Method::POST, "/api/v1/keys/rotate", Some(body))
+                .await
+        }
+    })
+}
+
 /// Run an audit command.
 pub async fn audit(op: AuditCmd) -> Result<anyhow::Result<Value>, ConfigError> {
     let AuditCmd::List {

@@ -29,6 +29,8 @@ struct Cached {
     exp: u64,
     user: Option<Arc<User>>,
     roles_version: u64,
+    /// The signing key's id (EdDSA): after a rotation, tokens are re-signed with the new key.
+    kid: Option<String>,
 }
 
 /// Signs and caches upstream JWTs; decides `/auth`.
@@ -36,6 +38,7 @@ pub struct Authorizer {
     reader: StateReader,
     lease: Arc<Lease>,
     keys: Hs256Keys,
+    signer: crate::signing::UpstreamSigner,
     ttl_secs: u64,
     cache: [Mutex<HashMap<String, Cached>>; SHARDS],
     /// Legacy mode: cookie secret and session lifetime for `tapir_session` values.
@@ -91,12 +94,14 @@ impl Authorizer {
         reader: StateReader,
         lease: Arc<Lease>,
         jwt_secret: &[u8],
+        alg: crate::config_signing::UpstreamAlg,
         ttl_secs: u64,
     ) -> Authorizer {
         Authorizer {
             reader,
             lease,
             keys: Hs256Keys::new(jwt_secret),
+            signer: crate::signing::UpstreamSigner::new(alg, jwt_secret),
             ttl_secs,
             cache: std::array::from_fn(|_| Mutex::new(HashMap::new())),
             legacy: None,
@@ -248,7 +253,7 @@ impl Authorizer {
     ) -> AuthDecision {
         let key = format!("s:{}", s.id);
         if required.is_empty()
-            && let Some(jwt) = self.cached(&key, Some(u), st.roles_version(), now / 1000)
+            && let Some(jwt) = self.cached(st, &key, Some(u), now)
         {
             return AuthDecision::Allow(jwt);
         }
@@ -340,15 +345,18 @@ impl Authorizer {
     /// A cached JWT for `key` that is still good to hand out, if any.
     fn cached(
         &self,
+        st: &State,
         key: &str,
         user: Option<&Arc<User>>,
-        roles_version: u64,
-        now: u64,
+        now_ms: u64,
     ) -> Option<String> {
         let c = self.shard(key).lock().ok()?.get(key).cloned()?;
-        let fresh = c.exp >= now + self.ttl_secs / 2;
-        (fresh && same_user(c.user.as_ref(), user) && c.roles_version == roles_version)
-            .then_some(c.jwt)
+        let fresh = c.exp >= now_ms / 1000 + self.ttl_secs / 2;
+        (fresh
+            && same_user(c.user.as_ref(), user)
+            && c.roles_version == st.roles_version()
+            && c.kid.as_deref() == self.signer.current_kid(st, now_ms))
+        .then_some(c.jwt)
     }
 
     fn grant(&self, st: &State, required: &[String], now_ms: u64, s: Subject<'_>) -> AuthDecision {
@@ -364,7 +372,7 @@ impl Authorizer {
             return AuthDecision::Forbidden(missing);
         }
         let now = now_ms / 1000;
-        if let Some(jwt) = self.cached(&s.key, s.user, st.roles_version(), now) {
+        if let Some(jwt) = self.cached(st, &s.key, s.user, now_ms) {
             return AuthDecision::Allow(jwt);
         }
         let shard = self.shard(&s.key);
@@ -387,7 +395,7 @@ impl Authorizer {
             iat: now,
             exp,
         };
-        match claims.encode(&self.keys) {
+        match self.signer.sign(st, now_ms, &claims) {
             Ok(jwt) => {
                 if let Ok(mut m) = shard.lock() {
                     if m.len() >= SHARD_CAP {
@@ -403,6 +411,7 @@ impl Authorizer {
                             exp,
                             user: s.user.cloned(),
                             roles_version: st.roles_version(),
+                            kid: self.signer.current_kid(st, now_ms).map(str::to_owned),
                         },
                     );
                 }

@@ -33,6 +33,7 @@ use crate::passwords::Hasher;
 use crate::views::{session_view, user_view};
 
 mod accounts;
+mod keys;
 
 /// How long a web request waits for an actor's answer (covers a leader election).
 const CALL_TIMEOUT: Duration = Duration::from_secs(15);
@@ -67,6 +68,8 @@ pub(crate) struct Inner {
     pub(crate) oauth: authd_web::oauth2::OAuthSettings,
     /// Legacy (tapir) mode, when configured.
     pub(crate) legacy: Option<Arc<LegacyMode>>,
+    /// Signing-key scheduling (manual rotation).
+    pub(crate) key_policy: crate::signing::KeyPolicy,
 }
 
 /// Parts of [`NodeBackend`], named so the constructor stays readable.
@@ -105,6 +108,8 @@ pub struct Parts {
     pub public_url: String,
     /// OAuth2 settings and keys.
     pub oauth: authd_web::oauth2::OAuthSettings,
+    /// Signing-key scheduling (manual rotation).
+    pub key_policy: crate::signing::KeyPolicy,
     /// Legacy (tapir) mode, when configured.
     pub legacy: Option<Arc<LegacyMode>>,
 }
@@ -139,6 +144,7 @@ impl NodeBackend {
                 dummy_phc,
                 oauth: p.oauth,
                 legacy: p.legacy,
+                key_policy: p.key_policy,
             }),
         })
     }
@@ -365,6 +371,21 @@ impl Backend for NodeBackend {
             ip: r.ip,
             outcome: r.outcome,
         });
+    }
+
+    fn jwks(&self) -> serde_json::Value {
+        keys::jwks(self)
+    }
+
+    fn signing_keys(&self) -> Vec<authd_web::keys::KeyView> {
+        keys::list(self)
+    }
+
+    async fn rotate_key(
+        &self,
+        activate_in_secs: Option<u64>,
+    ) -> Result<authd_web::keys::KeyView, BackendError> {
+        keys::rotate(self, activate_in_secs).await
     }
 
     fn audit_page(&self, before: Option<u64>, limit: usize) -> Page<authd_web::audit::AuditView> {

@@ -83,6 +83,12 @@ pub enum Cmd {
         #[command(subcommand)]
         op: crate::admin_cli::AuditCmd,
     },
+    /// The upstream-JWT signing keys (EdDSA) and their rotation.
+    Keys {
+        /// Which keys operation.
+        #[command(subcommand)]
+        op: crate::admin_cli::KeysCmd,
+    },
     /// The legacy (tapir) database.
     Legacy {
         /// Which legacy operation.

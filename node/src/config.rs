@@ -58,6 +58,9 @@ pub struct FileConfig {
     /// Password hashing pool.
     #[serde(default)]
     pub passwords: crate::config_accounts::PasswordsConfig,
+    /// Upstream JWT algorithm and key rotation.
+    #[serde(default)]
+    pub signing: crate::config_signing::SigningConfig,
     /// The members.
     #[serde(default)]
     pub nodes: Vec<NodeConfig>,
@@ -302,6 +305,7 @@ impl Config {
             ));
         }
         crate::config_accounts::validate(&file.login, &file.passwords).map_err(invalid)?;
+        crate::config_signing::validate(&file.signing).map_err(invalid)?;
         Ok(Config { file, base_dir })
     }
 

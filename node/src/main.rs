@@ -8,6 +8,7 @@ mod backend;
 mod cli;
 mod config;
 mod config_accounts;
+mod config_signing;
 mod lease;
 mod legacy;
 mod login_guard;
@@ -18,6 +19,7 @@ mod passwords;
 mod proposer;
 mod secrets;
 mod server;
+mod signing;
 mod telemetry;
 mod views;
 
@@ -97,6 +99,10 @@ async fn run(cli: Cli) -> ExitCode {
             Err(e) => return config_error(&e),
         },
         Cmd::Role { op } => match admin_cli::role(op).await {
+            Ok(r) => r.map(Some),
+            Err(e) => return config_error(&e),
+        },
+        Cmd::Keys { op } => match admin_cli::keys(op).await {
             Ok(r) => r.map(Some),
             Err(e) => return config_error(&e),
         },
@@ -200,6 +206,7 @@ fn serve_spec(t: &Target, join: bool) -> Result<ServeSpec, ConfigError> {
                 login: Default::default(),
                 mail: Default::default(),
                 passwords: Default::default(),
+                signing: Default::default(),
                 legacy: None,
             })
         }
@@ -231,6 +238,7 @@ fn serve_spec(t: &Target, join: bool) -> Result<ServeSpec, ConfigError> {
                 login: cfg.file.login.clone(),
                 mail: cfg.file.mail.clone(),
                 passwords: cfg.file.passwords.clone(),
+                signing: cfg.file.signing.clone(),
                 legacy,
             })
         }

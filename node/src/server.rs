@@ -53,6 +53,8 @@ pub struct ServeSpec {
     pub mail: MailConfig,
     /// Password hashing pool.
     pub passwords: PasswordsConfig,
+    /// Upstream JWT algorithm and key rotation.
+    pub signing: crate::config_signing::SigningConfig,
     /// Legacy (tapir) mode, when configured.
     pub legacy: Option<crate::legacy::LegacySpec>,
 }
@@ -220,6 +222,17 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
         proposer.clone(),
         spec.sessions.expire_every_secs,
     );
+    let key_policy = crate::signing::KeyPolicy {
+        cfg: spec.signing.clone(),
+        jwt_secret: spec.secrets.jwt.clone(),
+        jwt_ttl_secs: spec.web.jwt_ttl_secs,
+    };
+    crate::signing::spawn_rotator(
+        raft.clone(),
+        proposer.clone(),
+        reader.clone(),
+        key_policy.clone(),
+    );
     let login_guard = LoginGuard::start(
         LoginPolicy {
             account_limit: spec.login.max_failures_per_account,
@@ -248,6 +261,7 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
         reader.clone(),
         lease.clone(),
         &spec.secrets.jwt,
+        spec.signing.upstream_alg,
         spec.web.jwt_ttl_secs,
     );
     if let Some(l) = &legacy {
@@ -291,6 +305,7 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
             ))
             .into_bytes(),
         },
+        key_policy,
         legacy,
     })
     .await?;

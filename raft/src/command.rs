@@ -136,6 +136,13 @@ pub enum Command {
     SetLegacyGrants { user_id: u64, grants: LegacyGrants },
     /// The legacy database now shows these tapir sessions ended: clear them from the outbox.
     TapirEndsWritten { tapir_ids: Vec<u64> },
+    /// Schedule an upstream-JWT signing key (see `keyring`); the key it replaces stays
+    /// published `retain_ms` past the new one's activation.
+    AddSigningKey {
+        key: crate::keyring::SigningKey,
+        now_ms: u64,
+        retain_ms: u64,
+    },
 }
 
 /// What a successful command did.
@@ -228,7 +235,9 @@ impl Command {
             | Command::CreateClient(_)
             | Command::SetVerified { .. }
             | Command::GrantRole { .. }
-            | Command::GrantScope { .. } => Visibility::Everywhere,
+            | Command::GrantScope { .. }
+            // Every node publishes the key before the call returns.
+            | Command::AddSigningKey { .. } => Visibility::Everywhere,
             Command::SetSuspended { suspended, .. } => {
                 if *suspended {
                     Visibility::Revoked
@@ -270,6 +279,7 @@ impl Command {
                 | Command::CreateCode(_)
                 | Command::RedeemCode { .. }
                 | Command::RotateRefresh { .. }
+                | Command::AddSigningKey { .. }
         )
     }
 

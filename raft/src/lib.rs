@@ -42,6 +42,7 @@
 pub mod audit;
 pub mod command;
 pub mod guard;
+pub mod keyring;
 pub mod log_store;
 pub mod network;
 pub mod sm_store;

@@ -93,6 +93,8 @@ pub struct State {
     spent: HashMap<Key, Arc<Spent>>,
     /// Sessions shared with the legacy site (legacy mode).
     tapir: TapirLinks,
+    /// Upstream-JWT signing keys (public halves) and their schedule.
+    keys: crate::keyring::KeyRing,
 }
 
 /// A refresh token that was exchanged; presenting it again ends its family.
@@ -127,6 +129,7 @@ impl Default for State {
             family_tokens: OrdSet::new(),
             spent: HashMap::new(),
             tapir: TapirLinks::default(),
+            keys: crate::keyring::KeyRing::default(),
         }
     }
 }
@@ -242,6 +245,11 @@ impl State {
     /// The audit log.
     pub fn audit(&self) -> &crate::audit::AuditLog {
         &self.audit
+    }
+
+    /// Upstream-JWT signing keys.
+    pub fn signing_keys(&self) -> &crate::keyring::KeyRing {
+        &self.keys
     }
 
     /// Failed-login counters and single-use keys.
@@ -411,6 +419,11 @@ impl State {
                 self.audit.record(events);
                 Ok(Applied::Done)
             }
+            Command::AddSigningKey {
+                key,
+                now_ms,
+                retain_ms,
+            } => self.keys.add(key, *now_ms, *retain_ms),
             Command::RevokeToken { digest } => Ok(Applied::Ended(self.revoke_token(digest))),
             Command::CreateCode(c) => self.create_code(c),
             Command::RedeemCode {

@@ -88,6 +88,12 @@ pub struct ClusterConfig {
     /// `[legacy]`: legacy (tapir) mode when set (see `crate::tapir`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub legacy: Option<LegacySection>,
+    /// `[web]` keys (e.g. `jwt_ttl_secs`); the binary's defaults when empty.
+    #[serde(skip_serializing_if = "toml::Table::is_empty")]
+    pub web: toml::Table,
+    /// `[signing]` keys (e.g. `upstream_alg = "EdDSA"`); the binary's defaults when empty.
+    #[serde(skip_serializing_if = "toml::Table::is_empty")]
+    pub signing: toml::Table,
     pub nodes: Vec<NodeConfig>,
 }
 
@@ -137,6 +143,8 @@ impl ClusterConfig {
             sessions: SessionsTuning::default(),
             login: None,
             legacy: None,
+            web: toml::Table::new(),
+            signing: toml::Table::new(),
             nodes,
         })
     }

@@ -394,6 +394,16 @@ pub trait Backend: Clone + Send + Sync + 'static {
         &self,
         role: RoleView,
     ) -> impl Future<Output = Result<RoleView, BackendError>> + Send;
+    /// The published upstream-JWT keys as a JWKS (`{"keys": [...]}`).
+    fn jwks(&self) -> serde_json::Value;
+    /// The signing key ring, oldest first.
+    fn signing_keys(&self) -> Vec<crate::keys::KeyView>;
+    /// Schedule a new signing key `activate_in_secs` from now (default: the configured
+    /// publish-ahead time); every node publishes it before this returns.
+    fn rotate_key(
+        &self,
+        activate_in_secs: Option<u64>,
+    ) -> impl Future<Output = Result<crate::keys::KeyView, BackendError>> + Send;
     /// Queue an audit event (replicated in batches; never blocks the request).
     fn audit(&self, record: crate::audit::AuditRecord);
     /// Audit entries, newest first, with ids below `before`.

@@ -10,6 +10,7 @@ pub mod cookies;
 pub mod error;
 pub mod grants;
 mod headers;
+pub mod keys;
 pub mod next_page;
 pub mod oauth2;
 pub mod operator;

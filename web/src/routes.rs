@@ -38,6 +38,9 @@ pub fn router<B: Accounts + crate::oauth2::OAuthBackend>(backend: B) -> Router {
         .route("/api/v1/roles", get(crate::grants::list_roles::<B>))
         .route("/api/v1/roles/{name}", put(crate::grants::define_role::<B>))
         .route("/api/v1/audit", get(crate::audit::list::<B>))
+        .route("/.well-known/jwks.json", get(crate::keys::jwks::<B>))
+        .route("/api/v1/keys", get(crate::keys::list::<B>))
+        .route("/api/v1/keys/rotate", post(crate::keys::rotate::<B>))
         .route("/api/v1/users/{key}", get(operator::get_user::<B>))
         .route(
             "/api/v1/users/{key}/sessions",

@@ -13,15 +13,37 @@ use crate::util::{PASSWORD, create_user, id_text, uniq, wait_user_visible};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_service_behind_nginx_enforces_scopes_and_ownership() -> Result<()> {
+    example_behind_nginx(false).await
+}
+
+/// The same with EdDSA upstream tokens: the service holds no secret, only authd's JWKS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_service_verifies_eddsa_tokens_with_the_jwks() -> Result<()> {
+    example_behind_nginx(true).await
+}
+
+async fn example_behind_nginx(eddsa: bool) -> Result<()> {
     let Some(bin) = nginx_or_skip()? else {
         return Ok(());
     };
-    let cluster = Cluster::start(3, |_| {}).await?;
+    let cluster = Cluster::start(3, |c| {
+        if eddsa {
+            c.signing.insert("upstream_alg".into(), "EdDSA".into());
+        }
+    })
+    .await?;
     cluster.wait_ready(Duration::from_secs(30)).await?;
-    // The example service, in this process, on a free port, with the cluster's JWT secret.
+    // The example service, in this process, on a free port, with the cluster's JWT secret
+    // (HS256) or node 2's JWKS (EdDSA).
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let app_addr = listener.local_addr()?;
-    let app = authd_example::app(&jwt_secret(&cluster)?);
+    let verifier = if eddsa {
+        let url = format!("{}/.well-known/jwks.json", cluster.base_url(2)?);
+        authd_example::jwks_verifier(url)
+    } else {
+        authd_auth::service::Verifier::new(&jwt_secret(&cluster)?)
+    };
+    let app = authd_example::app(verifier);
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     let listen = authd_tests::config::loopback(*free_ports(1)?.first().context("no port")?);
     let mut nginx = Nginx::start(&bin, &site_config(&cluster, app_addr, listen)?, listen)?;

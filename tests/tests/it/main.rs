@@ -38,4 +38,5 @@ mod pages_lockout;
 mod pages_register;
 mod repo_cluster_toml;
 mod revocation;
+mod signing_keys;
 mod util;

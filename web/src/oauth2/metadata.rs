@@ -45,6 +45,7 @@ pub async fn metadata<B: OAuthBackend>(
         "token_endpoint": format!("{iss}/oauth2/token"),
         "introspection_endpoint": format!("{iss}/oauth2/introspect"),
         "revocation_endpoint": format!("{iss}/oauth2/revoke"),
+        "jwks_uri": format!("{iss}/.well-known/jwks.json"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
