@@ -58,21 +58,36 @@ pub struct Caller {
     pub ip: String,
 }
 
+/// The client's address as the audit log records it: the peer, or `X-Real-IP` from a trusted
+/// proxy; `-` when unknown.
+fn request_ip<B: Backend>(parts: &Parts, b: &B) -> String {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    peer.map_or_else(
+        || "-".to_owned(),
+        |p| crate::pages::client_ip(p, &parts.headers, &b.settings().trusted_proxies).to_string(),
+    )
+}
+
+/// The client address of any request, for audit events outside the admin API.
+#[derive(Debug, Clone)]
+pub struct ClientAddr(pub String);
+
+impl<B: Backend> FromRequestParts<B> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, b: &B) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(request_ip(parts, b)))
+    }
+}
+
 impl<B: Backend> FromRequestParts<B> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, b: &B) -> Result<Self, ApiError> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
-        let ip = peer.map_or_else(
-            || "-".to_owned(),
-            |p| {
-                crate::pages::client_ip(p, &parts.headers, &b.settings().trusted_proxies)
-                    .to_string()
-            },
-        );
+        let ip = request_ip(parts, b);
         let bearer = parts
             .headers
             .get(AUTHORIZATION)
@@ -80,7 +95,14 @@ impl<B: Backend> FromRequestParts<B> for Caller {
             .and_then(|v| v.strip_prefix("Bearer "));
         let actor = match bearer {
             Some(t) if !parts.headers.contains_key(crate::cli_auth::HEADER) => {
-                b.token_owner(t.trim()).unwrap_or_else(|| "-".to_owned())
+                let t = t.trim();
+                // A token minted through another node moments ago: its owner is known once
+                // this node applied it (the bearer check that follows waits the same way).
+                if let (_, Some(index)) = authd_auth::split_bearer(t) {
+                    b.wait_applied(index, std::time::Duration::from_millis(500))
+                        .await;
+                }
+                b.token_owner(t).unwrap_or_else(|| "-".to_owned())
             }
             _ => "cli".to_owned(),
         };

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::util::{PASSWORD, create_user, uniq, wait_user_visible};
 
 /// The audit entries, newest first, as node `node` lists them.
-async fn entries(cluster: &Cluster, node: u64) -> Result<Vec<Value>> {
+pub async fn entries(cluster: &Cluster, node: u64) -> Result<Vec<Value>> {
     let r = cluster
         .api(node)
         .signed(Method::GET, "/api/v1/audit?limit=500", None)
@@ -25,7 +25,7 @@ async fn entries(cluster: &Cluster, node: u64) -> Result<Vec<Value>> {
         .unwrap_or_default())
 }
 
-fn find<'a>(all: &'a [Value], action: &str, target_has: &str) -> Option<&'a Value> {
+pub fn find<'a>(all: &'a [Value], action: &str, target_has: &str) -> Option<&'a Value> {
     all.iter().find(|e| {
         e["action"] == action && e["target"].as_str().is_some_and(|t| t.contains(target_has))
     })

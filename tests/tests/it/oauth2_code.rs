@@ -2,10 +2,13 @@
 //! authorize endpoint's error pages and error redirects, login redirect, consent with CSRF,
 //! PKCE (mismatch, public clients), code reuse, refresh rotation and reuse detection.
 
+use std::time::Duration;
+
 use anyhow::{Context, Result, bail, ensure};
-use authd_tests::Cluster;
+use authd_tests::{Cluster, wait_until};
 use serde_json::json;
 
+use crate::audit::find;
 use crate::authd_http::{AuthReq, cookie_header, jwt_secret, verify_hs256, web_client, webs};
 use crate::oauth2_util::{
     authorize_path, bearer, bearer_everywhere, consent_form, decide, hidden_fields, post_form,
@@ -305,6 +308,60 @@ async fn authorization_code_pkce_code_reuse_and_refresh_rotation_across_nodes() 
     ensure!(r.error(400)? == "invalid_grant", "{r:?}");
     let r = send(3, exchange("garbage.1", VERIFIER, CB)).await?;
     ensure!(r.error(400)? == "invalid_grant", "{r:?}");
+
+    let bad_auth = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", r3.as_str()),
+    ];
+    let r = post_form(
+        &http,
+        &token_url(1)?,
+        &bad_auth,
+        Some((&id, "not-the-secret")),
+    )
+    .await?;
+    ensure!(r.error(401)? == "invalid_client", "{r:?}");
+
+    // The security events are in the audit log, with no code or token in it.
+    let all = wait_until(
+        "OAuth2 events in the audit log",
+        Duration::from_secs(10),
+        || {
+            let (cluster, id) = (&cluster, id.as_str());
+            async move {
+                let all = crate::audit::entries(cluster, 1).await?;
+                for action in [
+                    "oauth2_consent",
+                    "oauth2_code_redeem",
+                    "oauth2_grant_refused",
+                    "oauth2_client_auth_failed",
+                ] {
+                    ensure!(find(&all, action, id).is_some(), "no {action} yet");
+                }
+                Ok(all)
+            }
+        },
+    )
+    .await?;
+    let of = |action: &'static str| all.iter().filter(move |e| e["action"] == action);
+    ensure!(
+        of("oauth2_consent").any(|e| e["outcome"] == "denied" && e["actor"] == name.as_str())
+            && of("oauth2_consent").any(|e| e["outcome"] == "approved"),
+        "consent events: {all:?}"
+    );
+    ensure!(
+        of("oauth2_grant_refused").any(|e| e["outcome"]
+            .as_str()
+            .is_some_and(|o| o.contains("already used"))),
+        "reuse must be audited: {all:?}"
+    );
+    let text = serde_json::to_string(&all)?;
+    for secret in [&code, &r1, &r2, &r3, &a1, &secret] {
+        ensure!(
+            !text.contains(secret.as_str()),
+            "a secret leaked into the audit log"
+        );
+    }
     Ok(())
 }
 

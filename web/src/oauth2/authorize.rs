@@ -235,6 +235,7 @@ pub async fn show<B: OAuthBackend>(
 /// `POST /oauth2/authorize`: the consent decision.
 pub async fn decide<B: OAuthBackend>(
     State(b): State<B>,
+    addr: crate::audit::ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -269,9 +270,14 @@ pub async fn decide<B: OAuthBackend>(
             "The form expired or was not issued to you. Start again from the application.",
         );
     }
+    let consent = |outcome: &str| {
+        let (b, u) = (&b, &user.username);
+        super::audit::record(b, &addr, u, "oauth2_consent", &t.client.id, outcome);
+    };
     match p.get("decision") {
         Some("approve") => {}
         Some("deny") => {
+            consent("denied");
             return t.fail(&OAuthError::new(
                 OAuthErrorCode::AccessDenied,
                 "the user declined",
@@ -290,7 +296,12 @@ pub async fn decide<B: OAuthBackend>(
         scopes: granted,
         code_challenge: p.owned("code_challenge"),
     };
-    match b.create_code(req).await {
+    let code = b.create_code(req).await;
+    consent(&match &code {
+        Ok(_) => "approved".to_owned(),
+        Err(e) => e.description.clone(),
+    });
+    match code {
         Ok(code) => pages::to_client(
             &t.redirect_uri,
             &[("code", Some(&code)), ("state", t.state.as_deref())],

@@ -7,6 +7,7 @@ use axum::response::Response;
 
 use super::backend::OAuthBackend;
 use super::token::client_endpoint;
+use crate::audit::ClientAddr;
 
 /// `POST /oauth2/introspect`.
 pub async fn introspect<B: OAuthBackend>(
@@ -23,11 +24,16 @@ pub async fn introspect<B: OAuthBackend>(
 /// `POST /oauth2/revoke`: 200 (an empty JSON object) also for unknown tokens (RFC 7009 §2.2).
 pub async fn revoke<B: OAuthBackend>(
     State(b): State<B>,
+    addr: ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     client_endpoint(&headers, &body, |p, auth| async move {
-        b.revoke(auth, p.require("token")?).await?;
+        let client_id = auth.client_id.clone();
+        let r = b.revoke(auth, p.require("token")?).await;
+        let outcome = crate::audit::outcome(&r);
+        super::audit::record(&b, &addr, &client_id, "token_revoke", "oauth2", &outcome);
+        r?;
         Ok(serde_json::json!({}))
     })
     .await

@@ -1,6 +1,7 @@
 //! The OAuth2 authorization server: `/oauth2/token`, `/oauth2/authorize`, `/oauth2/introspect`,
 //! `/oauth2/revoke` and RFC 8414 metadata.
 
+mod audit;
 mod authorize;
 pub mod backend;
 mod csrf;

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use super::backend::{ClientAuth, GrantRequest, OAuthBackend};
 use super::error::{OAuthError, OAuthErrorCode, no_store};
 use super::form::{Params, client_auth};
+use crate::audit::ClientAddr;
 
 /// The grant a token request asks for.
 fn grant(p: &Params) -> Result<GrantRequest, OAuthError> {
@@ -80,12 +81,16 @@ where
 /// The handler.
 pub async fn token<B: OAuthBackend>(
     State(b): State<B>,
+    addr: ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     client_endpoint(&headers, &body, |p, auth| async move {
         let g = grant(&p)?;
-        b.token(auth, g).await
+        let (client_id, kind) = (auth.client_id.clone(), super::audit::grant_kind(&g));
+        let r = b.token(auth, g).await;
+        super::audit::token(&b, &addr, &client_id, kind, &r);
+        r
     })
     .await
 }
