@@ -126,6 +126,36 @@ async fn admin_api_takes_admin_bearer_tokens_and_refuses_everything_else() -> Re
         401
     );
 
+    // Signing keys: a reader lists them but cannot rotate; an admin rotates, and the new key
+    // is in the public JWKS at once; a malformed body changes nothing.
+    let (s, body) = call(&cluster, 2, Method::GET, "/api/v1/keys", Some(&reader_auth)).await?;
+    assert!(s == 200 && body.is_array(), "{s} {body}");
+    let rotate = |auth: &str, body: &str| {
+        cluster
+            .http()
+            .post(cluster.api(1).url("/api/v1/keys/rotate"))
+            .header("Authorization", auth.to_owned())
+            .header("Content-Type", "application/json")
+            .body(body.to_owned())
+            .send()
+    };
+    let r = rotate(&reader_auth, r#"{"activate_in_secs": 60}"#).await?;
+    assert_eq!(r.status().as_u16(), 403);
+    let r = rotate(&admin_auth, r#"{"activate_in_secs": "soon"}"#).await?;
+    assert_eq!(r.status().as_u16(), 400);
+    let r = rotate(&admin_auth, r#"{"activate_in_secs": 60}"#).await?;
+    assert_eq!(r.status().as_u16(), 200);
+    let key: Value = r.json().await?;
+    assert_eq!(key["status"], "next", "{key}");
+    let (s, jwks) = call(&cluster, 3, Method::GET, "/.well-known/jwks.json", None).await?;
+    assert_eq!(s, 200);
+    assert!(
+        jwks["keys"].as_array().is_some_and(|k| k
+            .iter()
+            .any(|k| k["kid"] == key["kid"] && k["kty"] == "OKP")),
+        "{jwks}"
+    );
+
     // Revoking the admin token takes effect on every node before the call returns.
     let r = cluster
         .api(2)
