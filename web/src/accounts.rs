@@ -97,11 +97,12 @@ pub trait Accounts: Backend {
     /// A digest of the current password hash: reset links die once the password changes.
     fn password_binding(&self, user_id: u64) -> Option<String>;
     /// The live session the NG cookie values name (waiting briefly if it is newer than this
-    /// node's state), or `None`.
+    /// node's state), or `None`; `Err` when this node may not vouch for a session because its
+    /// read lease is not current (it might not have seen a revocation).
     fn page_session(
         &self,
         cookies: Vec<String>,
-    ) -> impl Future<Output = Option<PageSession>> + Send;
+    ) -> impl Future<Output = Result<Option<PageSession>, NotCurrent>> + Send;
     /// Create an unverified account; the captcha nonce is burnt in the same command.
     fn register(
         &self,
@@ -144,3 +145,7 @@ pub trait Accounts: Backend {
     /// The public base URL links in mails point to, e.g. `https://arxiv.org`.
     fn public_url(&self) -> &str;
 }
+
+/// This node's state may be behind a revocation (no current read lease): answer 503.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotCurrent;

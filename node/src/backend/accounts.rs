@@ -8,7 +8,7 @@ use authd_auth::{FullName, Profile};
 use authd_raft::command::NewUser;
 use authd_raft::{Applied, Command};
 use authd_web::accounts::{
-    Account, Accounts, LoginError, PageSession, RegisterError, Registration,
+    Account, Accounts, LoginError, NotCurrent, PageSession, RegisterError, Registration,
 };
 use authd_web::pages::tokens::PageKey;
 use authd_web::{BackendError, LoginOk, LoginRequest, NewSession, SessionView};
@@ -141,7 +141,7 @@ impl Accounts for NodeBackend {
         Some(hex::encode(Sha256::digest(u.password_hash.as_bytes())))
     }
 
-    async fn page_session(&self, cookies: Vec<String>) -> Option<PageSession> {
+    async fn page_session(&self, cookies: Vec<String>) -> Result<Option<PageSession>, NotCurrent> {
         let keys = self.inner.authorizer.keys();
         for value in cookies {
             let Ok(c) = NgCookie::decode(keys, &value) else {
@@ -151,18 +151,22 @@ impl Accounts for NodeBackend {
                 let _ = self.inner.reader.wait_applied(c.idx, BEHIND_WAIT).await;
             }
             let view = self.inner.reader.load();
+            // Like `/auth`: a node that may have missed a revocation vouches for no session.
+            if !self.inner.authorizer.is_current(view.last_applied) {
+                return Err(NotCurrent);
+            }
             let Some((s, u)) = view.state.live_session(&c.session_id, now_ms()) else {
                 continue;
             };
             let nonce_ok: bool = s.nonce.as_bytes().ct_eq(c.nonce.as_bytes()).into();
             if nonce_ok && c.user_id == u.id.to_string() {
-                return Some(PageSession {
+                return Ok(Some(PageSession {
                     session_id: s.id.clone(),
                     user_id: u.id,
-                });
+                }));
             }
         }
-        None
+        Ok(None)
     }
 
     async fn register(

@@ -34,6 +34,7 @@ mod oauth2_code;
 mod oauth2_interop;
 mod oauth2_util;
 mod pages_account;
+mod pages_lease;
 mod pages_lockout;
 mod pages_register;
 mod repo_cluster_toml;

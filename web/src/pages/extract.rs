@@ -26,7 +26,11 @@ impl<B: Accounts> FromRequestParts<B> for Page {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, b: &B) -> Result<Self, Response> {
-        Ok(Page(Ctx::load(b, peer(parts), &parts.headers).await))
+        let ctx = Ctx::load(b, peer(parts), &parts.headers).await;
+        if ctx.not_current {
+            return Err(ctx.unavailable(b));
+        }
+        Ok(Page(ctx))
     }
 }
 
@@ -37,7 +41,7 @@ impl<B: Accounts> FromRequestParts<B> for Owner {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, b: &B) -> Result<Self, Response> {
-        let ctx = Ctx::load(b, peer(parts), &parts.headers).await;
+        let Page(ctx) = Page::from_request_parts(parts, b).await?;
         match ctx.session.as_ref().and_then(|s| b.account(s.user_id)) {
             Some(a) => Ok(Owner(ctx, a)),
             None => {

@@ -80,6 +80,8 @@ pub struct Ctx {
     set_csrf_cookie: bool,
     /// The logged-in session, if any.
     pub session: Option<PageSession>,
+    /// A session cookie came with the request but this node may not vouch for it now.
+    pub not_current: bool,
     /// Its username, for the banner.
     pub username: Option<String>,
     /// Client address (trusted-proxy aware).
@@ -98,9 +100,13 @@ impl Ctx {
             Some(v) => (v, false),
             None => (tokens::random_hex().unwrap_or_default(), true),
         };
-        let session = b
+        let (session, not_current) = match b
             .page_session(cookies::values(headers, &b.settings().cookie.name))
-            .await;
+            .await
+        {
+            Ok(s) => (s, false),
+            Err(crate::accounts::NotCurrent) => (None, true),
+        };
         let username = session
             .as_ref()
             .and_then(|s| b.account(s.user_id))
@@ -109,6 +115,7 @@ impl Ctx {
             csrf_cookie,
             set_csrf_cookie,
             session,
+            not_current,
             username,
             ip: client_ip(peer.ip(), headers, &b.settings().trusted_proxies),
             user_agent: headers
