@@ -170,6 +170,11 @@ impl Authorizer {
         decision
     }
 
+    /// Whether upstream tokens can be signed now (an EdDSA ring has an active key).
+    pub fn signing_ready(&self, st: &State) -> bool {
+        self.signer.ready(st, now_ms())
+    }
+
     /// Whether this node may decide from its state now (its read lease is current).
     pub fn is_current(&self, applied: Option<u64>) -> bool {
         self.lease.is_current(applied)

@@ -237,6 +237,13 @@ impl Backend for NodeBackend {
             _ if !self.inner.lease.is_current(applied) => {
                 Err("no read lease from the leader yet".into())
             }
+            _ if !self
+                .inner
+                .authorizer
+                .signing_ready(&self.inner.reader.load().state) =>
+            {
+                Err("no upstream signing key is active yet".into())
+            }
             _ => Ok(()),
         }
     }

@@ -57,6 +57,11 @@ impl UpstreamSigner {
         }
     }
 
+    /// Whether tokens can be signed at `now_ms` (EdDSA needs an active key in the ring).
+    pub fn ready(&self, st: &State, now_ms: u64) -> bool {
+        self.alg == UpstreamAlg::HS256 || st.signing_keys().signing(now_ms).is_some()
+    }
+
     /// Sign `claims` with the key that is active at `now_ms`.
     pub fn sign(
         &self,
@@ -162,7 +167,9 @@ fn due(st: &State, cfg: &SigningConfig, now: u64) -> Option<u64> {
 /// `publish_ahead_secs` before it is due.
 pub fn spawn_rotator(raft: Raft, proposer: Proposer, reader: StateReader, policy: KeyPolicy) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        // Frequent, so a new cluster (or a new leader) signs within moments; a tick only reads
+        // local state unless a key is due.
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
         loop {
             tick.tick().await;
             if raft.metrics().borrow().state != ServerState::Leader {
