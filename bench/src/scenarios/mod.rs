@@ -103,9 +103,20 @@ pub fn release_binary(scenario: &str) -> Result<PathBuf> {
 /// one next to this executable, i.e. `target/release/authd` under `cargo run --release`),
 /// with the binary's own Raft defaults (the harness's faster test timings are removed).
 pub async fn start_cluster(nodes: u64) -> Result<Cluster> {
-    let mut cluster = Cluster::start(nodes, |cfg| cfg.raft = authd_tests::RaftTuning::default())
-        .await
-        .context("starting the cluster")?;
+    start_cluster_with(nodes, |_| {}).await
+}
+
+/// [`start_cluster`] with further config changes (e.g. `[signing]`).
+pub async fn start_cluster_with(
+    nodes: u64,
+    tweak: impl Fn(&mut authd_tests::ClusterConfig),
+) -> Result<Cluster> {
+    let mut cluster = Cluster::start(nodes, |cfg| {
+        cfg.raft = authd_tests::RaftTuning::default();
+        tweak(cfg);
+    })
+    .await
+    .context("starting the cluster")?;
     cluster.set_logs_on_drop(false);
     Ok(cluster)
 }

@@ -16,7 +16,7 @@ pub mod target;
 
 use anyhow::{Context, Result};
 
-use super::{Common, dump_logs, start_cluster};
+use super::{Common, dump_logs, start_cluster_with};
 use crate::hello::Hello;
 pub use meas::{Meas, Mode};
 pub use measure::{measure, with_retries};
@@ -54,6 +54,9 @@ pub struct Args {
     /// Skip the ceiling (e.g. to profile `authd` alone with `tools/profile.sh auth`).
     #[arg(long)]
     pub no_ceiling: bool,
+    /// The upstream JWT's algorithm (`[signing] upstream_alg`); EdDSA writes `auth-eddsa.md`.
+    #[arg(long, default_value = "HS256", value_parser = ["HS256", "EdDSA"])]
+    pub upstream_alg: String,
 }
 
 pub struct Outcome {
@@ -78,7 +81,11 @@ pub async fn run(args: Args, threads: usize) -> Result<()> {
     let mut runs = Vec::new();
     let mut wrk = Vec::new();
     for run in 1..=common.runs.max(1) {
-        let cluster = start_cluster(3).await?;
+        let alg = args.upstream_alg.clone();
+        let cluster = start_cluster_with(3, move |c| {
+            c.signing.insert("upstream_alg".into(), alg.clone().into());
+        })
+        .await?;
         let result = one_run(&args, run, &cluster, &mut hello).await;
         if result.is_err() {
             dump_logs(&cluster);
@@ -99,7 +106,11 @@ pub async fn run(args: Args, threads: usize) -> Result<()> {
     };
     let (table, full) = report::render(&outcome);
     println!("{table}");
-    let path = crate::report::write(&common.out, "auth", &full)?;
+    let name = match args.upstream_alg.as_str() {
+        "EdDSA" => "auth-eddsa",
+        _ => "auth",
+    };
+    let path = crate::report::write(&common.out, name, &full)?;
     eprintln!("authd-bench: report written to {}", path.display());
     Ok(())
 }

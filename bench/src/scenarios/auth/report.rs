@@ -287,5 +287,10 @@ pub fn render(out: &Outcome) -> (String, String) {
     let _ = writeln!(s, "## How to read this\n\n{}", super::tables::HOW_TO_READ);
     let _ = writeln!(s, "## Machine\n\n{}", MachineInfo::collect().to_markdown());
     let _ = writeln!(s, "authd binary: {}\n", out.binary);
+    let _ = writeln!(
+        s,
+        "Upstream JWT: {} (`[signing] upstream_alg`).\n",
+        out.args.upstream_alg
+    );
     (table, s)
 }
