@@ -304,7 +304,8 @@ impl Config {
                 "[sessions] ttl_secs and expire_every_secs must be > 0".into(),
             ));
         }
-        crate::config_accounts::validate(&file.login, &file.passwords).map_err(invalid)?;
+        crate::config_accounts::validate(&file.login, &file.mail, &file.passwords)
+            .map_err(invalid)?;
         crate::config_signing::validate(&file.signing).map_err(invalid)?;
         Ok(Config { file, base_dir })
     }

@@ -38,6 +38,10 @@ pub struct MailConfig {
     pub smtp_url: Option<String>,
     /// Base of the links in mails, e.g. `https://arxiv.org`; default: this node's HTTP address.
     pub public_url: Option<String>,
+    /// Mails one node sends to one address within `per_address_window_secs`; more are dropped.
+    pub max_per_address: usize,
+    /// The window of `max_per_address`.
+    pub per_address_window_secs: u64,
 }
 
 impl Default for MailConfig {
@@ -46,6 +50,8 @@ impl Default for MailConfig {
             from: "arXiv accounts <no-reply@arxiv.org>".into(),
             smtp_url: None,
             public_url: None,
+            max_per_address: 5,
+            per_address_window_secs: 3600,
         }
     }
 }
@@ -79,7 +85,14 @@ impl PasswordsConfig {
 }
 
 /// Check the limits; the message names the key.
-pub fn validate(login: &LoginConfig, passwords: &PasswordsConfig) -> Result<(), String> {
+pub fn validate(
+    login: &LoginConfig,
+    mail: &MailConfig,
+    passwords: &PasswordsConfig,
+) -> Result<(), String> {
+    if mail.max_per_address == 0 || mail.per_address_window_secs == 0 {
+        return Err("[mail] max_per_address and per_address_window_secs must be > 0".into());
+    }
     if login.max_failures_per_account == 0 || login.max_failures_per_ip == 0 {
         return Err("[login] max_failures_per_account and max_failures_per_ip must be > 0".into());
     }

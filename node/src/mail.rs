@@ -29,12 +29,18 @@ enum Transport {
 pub struct Mailer {
     from: Mailbox,
     transport: Transport,
+    limit: crate::mail_limit::RecipientLimit,
 }
 
 impl Mailer {
     /// SMTP (`smtp://`, `smtps://`, `smtp://host?tls=required`, lettre's URL syntax) or, when
     /// `smtp_url` is `None`, the outbox directory (created if missing).
-    pub fn new(from: &str, smtp_url: Option<&str>, outbox: PathBuf) -> Result<Mailer, MailError> {
+    pub fn new(
+        from: &str,
+        smtp_url: Option<&str>,
+        outbox: PathBuf,
+        limit: crate::mail_limit::RecipientLimit,
+    ) -> Result<Mailer, MailError> {
         let from: Mailbox = from
             .parse()
             .map_err(|e| MailError::Bad(format!("[mail] from: {e}")))?;
@@ -51,12 +57,24 @@ impl Mailer {
                 Transport::Outbox(AsyncFileTransport::new(&outbox), outbox)
             }
         };
-        Ok(Mailer { from, transport })
+        Ok(Mailer {
+            from,
+            transport,
+            limit,
+        })
     }
 
-    /// Send one plain-text mail.
+    /// Send one plain-text mail, unless `to` already got its share (then quietly nothing).
     pub async fn send(&self, to: &str, subject: &str, body: String) -> Result<(), MailError> {
         let to: Mailbox = to.parse().map_err(|e| MailError::Bad(format!("to: {e}")))?;
+        if !self
+            .limit
+            .allow(to.email.as_ref(), std::time::Instant::now())
+        {
+            tracing::warn!(subject, "mail dropped: this address got its share for now");
+            metrics::counter!("authd_mail_dropped_total").increment(1);
+            return Ok(());
+        }
         // Links are longer than a mail line may be: quoted-printable keeps them intact.
         let body = Body::new_with_encoding(body, ContentTransferEncoding::QuotedPrintable)
             .map_err(|_| MailError::Bad("body".into()))?;

@@ -13,6 +13,7 @@ mod lease;
 mod legacy;
 mod login_guard;
 mod mail;
+mod mail_limit;
 mod oauth2;
 mod operator;
 mod passwords;

@@ -247,6 +247,10 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
         &spec.mail.from,
         spec.mail.smtp_url.as_deref(),
         data.join("outbox"),
+        crate::mail_limit::RecipientLimit::new(
+            spec.mail.max_per_address,
+            Duration::from_secs(spec.mail.per_address_window_secs),
+        ),
     )
     .context("setting up mail")?;
     let public_url = spec

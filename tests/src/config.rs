@@ -91,6 +91,9 @@ pub struct ClusterConfig {
     /// `[web]` keys (e.g. `jwt_ttl_secs`); the binary's defaults when empty.
     #[serde(skip_serializing_if = "toml::Table::is_empty")]
     pub web: toml::Table,
+    /// `[mail]` keys (e.g. `max_per_address`); the binary's defaults when empty.
+    #[serde(skip_serializing_if = "toml::Table::is_empty")]
+    pub mail: toml::Table,
     /// `[signing]` keys (e.g. `upstream_alg = "EdDSA"`); the binary's defaults when empty.
     #[serde(skip_serializing_if = "toml::Table::is_empty")]
     pub signing: toml::Table,
@@ -144,6 +147,7 @@ impl ClusterConfig {
             login: None,
             legacy: None,
             web: toml::Table::new(),
+            mail: toml::Table::new(),
             signing: toml::Table::new(),
             nodes,
         })

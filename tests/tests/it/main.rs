@@ -36,6 +36,7 @@ mod oauth2_util;
 mod pages_account;
 mod pages_lease;
 mod pages_lockout;
+mod pages_mail;
 mod pages_register;
 mod repo_cluster_toml;
 mod revocation;

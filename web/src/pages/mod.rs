@@ -226,6 +226,17 @@ impl Ctx {
     }
 }
 
+/// Send a mail without making the page wait for it: how long a page takes must not tell
+/// whether an address has an account (only known addresses get mail).
+pub fn mail_in_background<B: Accounts>(b: &B, to: String, subject: &'static str, body: String) {
+    let b = b.clone();
+    tokio::spawn(async move {
+        if let Err(e) = b.send_mail(to, subject.into(), body).await {
+            tracing::warn!(error = %e, subject, "mail not sent");
+        }
+    });
+}
+
 /// The client's address: `X-Real-IP` when the peer is a trusted proxy, else the peer itself.
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
     if !trusted.contains(&peer) {

@@ -190,13 +190,7 @@ pub async fn submit<B: Accounts>(State(b): State<B>, Posted(ctx, f): Posted) -> 
             let body = "Someone (perhaps you) tried to register a new arXiv account with this \
                         address, which already has one. If that was you, log in or reset your \
                         password at the site. If not, you can ignore this message.\n";
-            let _ = b
-                .send_mail(
-                    email.clone(),
-                    "arXiv registration attempt".into(),
-                    body.into(),
-                )
-                .await;
+            super::mail_in_background(&b, email.clone(), "arXiv registration attempt", body.into());
             check_your_mail(&b, &ctx, &email)
         }
         Err(RegisterError::UsernameTaken) => {
@@ -251,16 +245,7 @@ pub async fn send_verification<B: Accounts>(b: &B, a: &Account) {
         a.username,
         b.public_url()
     );
-    if let Err(e) = b
-        .send_mail(
-            a.email.clone(),
-            "Verify your arXiv e-mail address".into(),
-            body,
-        )
-        .await
-    {
-        tracing::warn!(error = %e, user = a.id, "verification mail not sent");
-    }
+    super::mail_in_background(b, a.email.clone(), "Verify your arXiv e-mail address", body);
 }
 
 /// `GET /verify?token=`.

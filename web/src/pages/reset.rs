@@ -181,12 +181,7 @@ async fn send_link<B: Accounts>(b: &B, ctx: &Ctx, f: &FormData) -> Response {
             a.username,
             b.public_url()
         );
-        if let Err(e) = b
-            .send_mail(a.email.clone(), "Reset your arXiv password".into(), body)
-            .await
-        {
-            tracing::warn!(error = %e, "reset mail not sent");
-        }
+        super::mail_in_background(b, a.email.clone(), "Reset your arXiv password", body);
     }
     let text = format!(
         "If {email} belongs to an arXiv account, we have sent it a link to choose a new \
