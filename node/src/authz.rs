@@ -127,9 +127,7 @@ impl Authorizer {
         let view = self.reader.load();
         if !self.lease.is_current(view.last_applied) {
             metrics::counter!("authd_auth_stale_refusals_total").increment(1);
-            return AuthDecision::Unavailable(
-                "this node is not current with the cluster; retry".into(),
-            );
+            return AuthDecision::NotCurrent;
         }
         let now = now_ms();
         let decision = match credential {
@@ -162,7 +160,7 @@ impl Authorizer {
             AuthDecision::Anonymous => "anonymous",
             AuthDecision::Unauthorized { .. } => "unauthorized",
             AuthDecision::Forbidden(_) => "forbidden",
-            AuthDecision::Unavailable(_) => "unavailable",
+            AuthDecision::Unavailable(_) | AuthDecision::NotCurrent => "unavailable",
             AuthDecision::Behind(_) => "behind",
             AuthDecision::Legacy(_) => "legacy",
         };

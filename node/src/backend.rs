@@ -388,6 +388,10 @@ impl Backend for NodeBackend {
         keys::list(self)
     }
 
+    async fn wait_lease(&self, timeout: Duration) -> bool {
+        self.inner.lease.wait_renewal(timeout).await
+    }
+
     async fn rotate_key(
         &self,
         activate_in_secs: Option<u64>,

@@ -57,6 +57,8 @@ pub struct Lease {
     granted: Mutex<HashMap<NodeId, Instant>>,
     /// Leader: peers that recently failed to confirm a write.
     unhealthy: Mutex<HashMap<NodeId, Instant>>,
+    /// Woken at every renewal, for requests waiting out a late one.
+    renewed: tokio::sync::Notify,
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -76,7 +78,17 @@ impl Lease {
             prev_required: AtomicU64::new(u64::MAX),
             granted: Mutex::new(HashMap::new()),
             unhealthy: Mutex::new(HashMap::new()),
+            renewed: tokio::sync::Notify::new(),
         }
+    }
+
+    /// Resolve at the next renewal of this node's lease (true) or after `timeout` (false).
+    /// The caller then checks [`Lease::is_current`] again: a renewal may require an index not
+    /// applied yet.
+    pub async fn wait_renewal(&self, timeout: Duration) -> bool {
+        tokio::time::timeout(timeout, self.renewed.notified())
+            .await
+            .is_ok()
     }
 
     /// Hot path: may this node answer a credentialed request from its local state?
@@ -107,6 +119,7 @@ impl Lease {
         self.required.store(required, Ordering::Release);
         let until = nanos(start.saturating_duration_since(self.epoch) + self.len);
         self.until.store(until, Ordering::Release);
+        self.renewed.notify_waiters();
     }
 
     fn lapse(&self) {
@@ -313,6 +326,23 @@ mod tests {
         assert!(l.is_current(Some(20)));
         l.lapse();
         assert!(!l.is_current(Some(1_000)), "a lapse ends both grants");
+    }
+
+    #[tokio::test]
+    async fn a_waiting_request_wakes_at_the_next_renewal_and_not_before() {
+        let l = std::sync::Arc::new(Lease::new(1, Duration::from_secs(60)));
+        assert!(!l.wait_renewal(Duration::from_millis(20)).await, "no renewal");
+        let waiter = tokio::spawn({
+            let l = l.clone();
+            async move { l.wait_renewal(Duration::from_secs(30)).await }
+        });
+        // The waiter is parked once it yields; renew until it has seen one.
+        while !waiter.is_finished() {
+            l.extend(Instant::now(), 0);
+            tokio::task::yield_now().await;
+        }
+        assert!(matches!(waiter.await, Ok(true)));
+        assert!(l.is_current(Some(0)));
     }
 
     #[test]

@@ -18,6 +18,9 @@ use crate::cookies;
 pub const REQUIRED_SCOPES: &str = "x-required-scopes";
 /// How long `/auth` waits for a just-created session to be applied on this node.
 const BEHIND_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+/// How long `/auth` waits for a late lease renewal: a little more than the renewal period
+/// (a quarter of the 500 ms default lease).
+const LEASE_WAIT: std::time::Duration = std::time::Duration::from_millis(150);
 /// Longest bearer token or scope list we look at.
 const MAX_LEN: usize = 4096;
 
@@ -98,6 +101,15 @@ pub async fn auth<B: Backend>(State(b): State<B>, headers: HeaderMap) -> Respons
     };
     let anonymous_ok = !settings.require_auth && required.is_empty();
     let mut decision = b.authorize(cred.clone(), &required);
+    if let AuthDecision::NotCurrent = decision {
+        // A late lease renewal (a busy CPU, a slow round trip): one renewal period is worth
+        // waiting for rather than failing the request.
+        decision = if b.wait_lease(LEASE_WAIT).await {
+            b.authorize(cred.clone(), &required)
+        } else {
+            AuthDecision::NotCurrent
+        };
+    }
     if let AuthDecision::Behind(index) = decision {
         // A session created moments ago through another node: wait for it to arrive here.
         decision = if b.wait_applied(index, BEHIND_WAIT).await {
@@ -155,6 +167,10 @@ pub async fn auth<B: Backend>(State(b): State<B>, headers: HeaderMap) -> Respons
         )
             .into_response(),
         AuthDecision::Unavailable(why) => reason(StatusCode::SERVICE_UNAVAILABLE, &why),
+        AuthDecision::NotCurrent => reason(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this node is not current with the cluster; retry",
+        ),
         AuthDecision::Behind(_) | AuthDecision::Legacy(_) => reason(
             StatusCode::SERVICE_UNAVAILABLE,
             "this node is behind the cluster; retry",

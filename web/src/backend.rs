@@ -182,8 +182,11 @@ pub enum AuthDecision {
     },
     /// Valid, but lacks required scopes.
     Forbidden(Vec<String>),
-    /// This node cannot decide safely right now (not current with the leader): fail closed.
+    /// This node cannot decide safely right now: fail closed.
     Unavailable(String),
+    /// This node's read lease is not current (a renewal is late): wait briefly for the next
+    /// one, then decide again; still not current, fail closed (503).
+    NotCurrent,
     /// The credential names a session created at this log index, which this node has not
     /// applied yet: wait for it (briefly), then decide again.
     Behind(u64),
@@ -431,6 +434,8 @@ pub trait Backend: Clone + Send + Sync + 'static {
     /// The `/auth` decision, from local replicated state only: no I/O, no await.
     fn authorize(&self, credential: Option<Credential>, required_scopes: &[String])
     -> AuthDecision;
+    /// Resolve once this node's read lease was renewed (true), or after `timeout` (false).
+    fn wait_lease(&self, timeout: std::time::Duration) -> impl Future<Output = bool> + Send;
     /// Resolve once this node applied `index` (true), or after `timeout` (false).
     fn wait_applied(
         &self,

@@ -62,6 +62,11 @@ async fn admin_bearer<B: Backend>(b: &B, token: String, method: &str) -> Result<
             code: "unavailable",
             reason: why,
         }),
+        AuthDecision::NotCurrent => Err(ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "unavailable",
+            reason: "this node is not current with the cluster; retry".into(),
+        }),
         AuthDecision::Anonymous
         | AuthDecision::Behind(_)
         | AuthDecision::Legacy(_)

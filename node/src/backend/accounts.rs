@@ -24,6 +24,8 @@ use crate::views::session_view;
 
 /// How long a burnt single-use key is remembered: past every link's and captcha's lifetime.
 const FORGET_USED_AFTER_MS: u64 = 2 * 24 * 3600 * 1000;
+/// How long a page waits for a late read-lease renewal (a little over the renewal period).
+const LEASE_WAIT: std::time::Duration = std::time::Duration::from_millis(150);
 /// How long a page waits for a session newer than this node's state.
 const BEHIND_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -150,10 +152,15 @@ impl Accounts for NodeBackend {
             if self.inner.reader.applied_index().unwrap_or(0) < c.idx {
                 let _ = self.inner.reader.wait_applied(c.idx, BEHIND_WAIT).await;
             }
-            let view = self.inner.reader.load();
-            // Like `/auth`: a node that may have missed a revocation vouches for no session.
+            let mut view = self.inner.reader.load();
+            // Like `/auth`: a node that may have missed a revocation vouches for no session;
+            // a late lease renewal is worth one renewal period's wait.
             if !self.inner.authorizer.is_current(view.last_applied) {
-                return Err(NotCurrent);
+                self.inner.lease.wait_renewal(LEASE_WAIT).await;
+                view = self.inner.reader.load();
+                if !self.inner.authorizer.is_current(view.last_applied) {
+                    return Err(NotCurrent);
+                }
             }
             let Some((s, u)) = view.state.live_session(&c.session_id, now_ms()) else {
                 continue;
