@@ -8,6 +8,8 @@ pub mod backend;
 pub mod cli_auth;
 pub mod cookies;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod grants;
 mod headers;
 pub mod keys;

@@ -11,6 +11,8 @@
 pub mod auth;
 pub mod client;
 pub mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod message;
 pub mod raft_net;
 pub mod server;

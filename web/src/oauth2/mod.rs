@@ -6,7 +6,7 @@ mod authorize;
 pub mod backend;
 mod csrf;
 pub mod error;
-mod form;
+pub(crate) mod form;
 pub mod labels;
 mod management;
 mod metadata;
