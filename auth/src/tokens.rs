@@ -285,3 +285,7 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+#[path = "tokens_props.rs"]
+mod props;

@@ -118,4 +118,24 @@ proptest! {
     fn arbitrary_input_never_panics(s in "\\PC{0,300}") {
         let _ = TapirCookie::verify(&s, b"secret", 0, 10);
     }
+
+    #[test]
+    fn arbitrary_bytes_never_verify(b in proptest::collection::vec(any::<u8>(), 0..300),
+                                    s in "[0-9a-f:.+/-]{0,120}") {
+        for v in [String::from_utf8_lossy(&b).into_owned(), s] {
+            prop_assert!(TapirCookie::unpack(&v, b"secret").is_err());
+        }
+    }
+
+    #[test]
+    fn a_flipped_bit_is_refused(sid in any::<u64>(), uid in any::<u64>(), at in any::<u64>(),
+                                caps in any::<u32>(), ip in any::<u32>(), bit in any::<usize>()) {
+        let ip = encode_ip(IpAddr::from(ip.to_be_bytes()));
+        let mut b = c(sid, uid, &ip, at, caps).pack(b"secret").into_bytes();
+        let bit = bit % (b.len() * 8);
+        if let Some(x) = b.get_mut(bit / 8) {
+            *x ^= 1 << (bit % 8);
+        }
+        prop_assert!(TapirCookie::unpack(&String::from_utf8_lossy(&b), b"secret").is_err());
+    }
 }

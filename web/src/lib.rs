@@ -17,6 +17,8 @@ pub mod next_page;
 pub mod oauth2;
 pub mod operator;
 pub mod pages;
+#[cfg(test)]
+mod props;
 mod routes;
 
 pub use backend::{

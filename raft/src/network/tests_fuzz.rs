@@ -18,6 +18,7 @@ use proptest::test_runner::{Config, TestRunner};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, duplex};
 
 use super::auth::{NONCE_LEN, client_handshake};
+use super::fuzzing;
 use super::server::serve_conn;
 use super::tests::{Dummy, secret};
 
@@ -93,4 +94,50 @@ fn network_fuzz_frames_after_handshake_get_no_reply() {
             Ok(())
         })
         .unwrap();
+}
+
+fn rpc() -> impl Strategy<Value = super::Rpc> {
+    use openraft::raft::VoteRequest;
+    use openraft::{CommittedLeaderId, LogId, Vote};
+    prop_oneof![
+        (any::<u64>(), any::<u64>())
+            .prop_map(|(index, timeout_ms)| super::Rpc::WaitApplied { index, timeout_ms }),
+        any::<u64>().prop_map(|node_id| super::Rpc::Lease { node_id }),
+        (any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(t, n, i)| super::Rpc::Vote(
+            VoteRequest::new(
+                Vote::new(t, n),
+                Some(LogId::new(CommittedLeaderId::new(t, n), i))
+            )
+        )),
+    ]
+}
+
+const KEY: &[u8] = b"prop-session-key-0123456789abcdef";
+
+proptest! {
+    #![proptest_config(Config { cases: 64, failure_persistence: None, ..Config::default() })]
+
+    #[test]
+    fn network_fuzz_bodies_decode_without_panic(bytes in garbage()) {
+        if let Ok(rpc) = fuzzing::decode_rpc(&bytes) {
+            let again = fuzzing::encode_rpc(&rpc).and_then(|b| fuzzing::decode_rpc(&b));
+            prop_assert_eq!(format!("{:?}", again.map_err(|_| ())), format!("{:?}", Ok::<_, ()>(rpc)));
+        }
+        let _ = fuzzing::decode_reply(&bytes);
+        prop_assert!(fuzzing::server_reads(KEY, &bytes).is_empty());
+    }
+
+    #[test]
+    fn network_fuzz_frames_round_trip_and_refuse_a_flipped_bit(r in rpc(), bit in any::<usize>()) {
+        let body = fuzzing::encode_rpc(&r).unwrap();
+        prop_assert_eq!(format!("{:?}", fuzzing::decode_rpc(&body).unwrap()), format!("{r:?}"));
+        let wire = fuzzing::seal_client_frames(KEY, &[&body]).unwrap();
+        prop_assert_eq!(fuzzing::server_reads(KEY, &wire), vec![body.clone()]);
+        let mut bad = wire.clone();
+        let bit = bit % (bad.len() * 8);
+        bad[bit / 8] ^= 1 << (bit % 8);
+        prop_assert!(fuzzing::server_reads(KEY, &bad).is_empty());
+        // Another connection's key is refused too.
+        prop_assert!(fuzzing::server_reads(b"another-key", &wire).is_empty());
+    }
 }
