@@ -33,6 +33,13 @@ pub fn verify(key: &[u8], session_id: &str, binding: &[&str], token: &str, now: 
     let Some((t, sig)) = token.split_once('.') else {
         return false;
     };
+    // Exactly the minted spelling: `hex::decode` also takes upper case (and `parse` a `+`),
+    // which made tokens malleable (a flipped case bit still verified).
+    if !t.bytes().all(|b| b.is_ascii_digit())
+        || !sig.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        return false;
+    }
     let (Ok(t), Ok(sig)) = (t.parse::<u64>(), hex::decode(sig)) else {
         return false;
     };
@@ -64,5 +71,31 @@ mod tests {
         assert!(!verify(k, "s1", &["c", "https://x/cb"], "garbage", 1000));
         // Shifting a boundary between values changes the MAC.
         assert!(!verify(k, "s1", &["ch", "ttps://x/cb"], &tok, 1000));
+    }
+
+    /// Regression (found by `flipped_bit_is_refused`): an upper-cased hex digit verified.
+    #[test]
+    fn only_the_minted_spelling_verifies() {
+        let k = b"key";
+        let tok = mint(k, "s", &["c"], 1000);
+        assert!(verify(k, "s", &["c"], &tok, 1000));
+        assert!(!verify(k, "s", &["c"], &tok.to_uppercase(), 1000));
+        assert!(!verify(k, "s", &["c"], &format!("+{tok}"), 1000));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, failure_persistence: None, ..Default::default() })]
+
+        #[test]
+        fn flipped_bit_is_refused(sid in "\\PC{0,20}", now in 0u64..4_000_000_000, bit in 0usize..1000) {
+            let tok = mint(b"key", &sid, &["c"], now);
+            let mut b = tok.clone().into_bytes();
+            let bit = bit % (b.len() * 8);
+            if let Some(x) = b.get_mut(bit / 8) {
+                *x ^= 1 << (bit % 8);
+            }
+            proptest::prop_assert!(verify(b"key", &sid, &["c"], &tok, now));
+            proptest::prop_assert!(!verify(b"key", &sid, &["c"], &String::from_utf8_lossy(&b), now));
+        }
     }
 }
