@@ -45,6 +45,8 @@ pub struct Cluster {
     client: reqwest::Client,
     secret: Vec<u8>,
     logs_on_drop: bool,
+    /// `RUST_LOG` given to the nodes instead of `AUTHD_TEST_RUST_LOG`.
+    rust_log: Option<String>,
 }
 
 impl Cluster {
@@ -61,7 +63,7 @@ impl Cluster {
             let mut config = ClusterConfig::generate(n)?;
             tweak(&mut config);
             let text = config.to_toml()?;
-            let mut cluster = Cluster::spawn_from_config(&text, &[])?;
+            let mut cluster = Cluster::spawn_with(&text, &[], config.rust_log.clone())?;
             cluster.config = Some(config);
             match cluster.wait_ready(START_TIMEOUT).await {
                 Ok(_) => return Ok(cluster),
@@ -121,6 +123,14 @@ impl Cluster {
 
     /// Like `start_from_config` without waiting for readiness.
     pub fn spawn_from_config(text: &str, files: &[(&str, &[u8])]) -> Result<Cluster> {
+        Cluster::spawn_with(text, files, None)
+    }
+
+    fn spawn_with(
+        text: &str,
+        files: &[(&str, &[u8])],
+        rust_log: Option<String>,
+    ) -> Result<Cluster> {
         let dir = tempfile::Builder::new()
             .prefix("authd-test-")
             .tempdir()
@@ -165,6 +175,7 @@ impl Cluster {
             client: http_client()?,
             secret,
             logs_on_drop: true,
+            rust_log,
         };
         for id in cluster.node_ids() {
             cluster.spawn(id)?;
@@ -291,7 +302,11 @@ impl Cluster {
         for var in SCRUBBED_ENV {
             cmd.env_remove(var);
         }
-        match std::env::var("AUTHD_TEST_RUST_LOG") {
+        match self
+            .rust_log
+            .clone()
+            .map_or_else(|| std::env::var("AUTHD_TEST_RUST_LOG"), Ok)
+        {
             Ok(filter) => cmd.env("RUST_LOG", filter),
             Err(_) => cmd.env_remove("RUST_LOG"),
         };

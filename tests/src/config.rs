@@ -98,6 +98,10 @@ pub struct ClusterConfig {
     #[serde(skip_serializing_if = "toml::Table::is_empty")]
     pub signing: toml::Table,
     pub nodes: Vec<NodeConfig>,
+    /// `RUST_LOG` for every node of this cluster (not part of the file); overrides
+    /// `AUTHD_TEST_RUST_LOG`.
+    #[serde(skip)]
+    pub rust_log: Option<String>,
 }
 
 /// `[legacy]` (dev mode: inline cookie secret).
@@ -149,6 +153,7 @@ impl ClusterConfig {
             web: toml::Table::new(),
             mail: toml::Table::new(),
             signing: toml::Table::new(),
+            rust_log: None,
             nodes,
         })
     }

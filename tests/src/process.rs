@@ -9,7 +9,11 @@ use anyhow::{Context, Result, anyhow, bail};
 use tokio::io::AsyncWriteExt;
 
 /// Environment variables that would override a test's secrets: never passed to a child.
-pub const SCRUBBED_ENV: &[&str] = &["AUTHD_JWT_SECRET", "AUTHD_CLUSTER_SECRET"];
+pub const SCRUBBED_ENV: &[&str] = &[
+    "AUTHD_JWT_SECRET",
+    "AUTHD_CLUSTER_SECRET",
+    "AUTHD_LEGACY_COOKIE_SECRET",
+];
 
 /// The workspace root (the parent of this crate).
 pub fn workspace_root() -> PathBuf {
