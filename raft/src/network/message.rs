@@ -11,6 +11,7 @@ use openraft::raft::{
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::frame::MAX_FRAME;
 use crate::command::{Batch, BatchReply};
 use crate::types::{NodeId, TypeConfig};
 
@@ -101,10 +102,13 @@ pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, String> {
     bincode::serde::encode_to_vec(value, config::standard()).map_err(|e| e.to_string())
 }
 
-/// Decodes a message body, refusing trailing bytes.
+/// Decodes a message body, refusing trailing bytes. A length prefix may claim at most what a
+/// frame can carry: without the limit bincode allocates whatever a string's prefix says before
+/// reading it, so 13 bytes could ask for a terabyte and abort the node (found by the
+/// `raft_frames` fuzz target).
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
-    let (value, used) =
-        bincode::serde::decode_from_slice(bytes, config::standard()).map_err(|e| e.to_string())?;
+    let cfg = config::standard().with_limit::<MAX_FRAME>();
+    let (value, used) = bincode::serde::decode_from_slice(bytes, cfg).map_err(|e| e.to_string())?;
     if used != bytes.len() {
         return Err(format!(
             "{} trailing bytes",

@@ -114,6 +114,26 @@ fn rpc() -> impl Strategy<Value = super::Rpc> {
 
 const KEY: &[u8] = b"prop-session-key-0123456789abcdef";
 
+/// Regression (fuzz target `raft_frames`): a string whose length prefix says 2^40 bytes, in a
+/// forwarded batch or in an error reply, made bincode allocate that much before reading (abort).
+#[test]
+fn network_fuzz_huge_length_prefix_is_refused_without_allocating() {
+    let huge = [0xfd, 0, 0, 0, 0, 0, 1, 0, 0];
+    // Rpc::Forward, one command, CreateUser, id None, then the username's length.
+    let rpc = [&[0x03, 0x01, 0x00, 0x00][..], &huge].concat();
+    assert!(fuzzing::decode_rpc(&rpc).is_err());
+    // RpcReply::Error(String).
+    let reply = [&[0x06][..], &huge].concat();
+    assert!(fuzzing::decode_reply(&reply).is_err());
+    // The fuzzer's own find (2^56 bytes asked for).
+    let found = [
+        0x03, 0x10, 0x00, 0x00, 0x03, 0x00, 0x05, 0x00, 0x00, 0x01, 0xfd, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x01, 0xfd, 0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0xfd, 0x06,
+    ];
+    assert!(fuzzing::decode_rpc(&found).is_err());
+}
+
 proptest! {
     #![proptest_config(Config { cases: 64, failure_persistence: None, ..Config::default() })]
 
