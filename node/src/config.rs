@@ -1,6 +1,6 @@
 //! `cluster.toml`: typed, strict (`deny_unknown_fields`), validated before anything starts.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -203,6 +203,10 @@ pub struct NodeConfig {
     pub raft: SocketAddr,
     /// Data directory, relative to the working directory.
     pub data_dir: PathBuf,
+    /// Peer id → the address this node dials for that peer instead of the peer's `raft`
+    /// address: a proxy on the link (the fault-injection tests cut links so). Usually absent.
+    #[serde(default)]
+    pub raft_via: BTreeMap<String, SocketAddr>,
 }
 
 /// A validated configuration and where it came from.
@@ -253,6 +257,7 @@ impl Config {
                 }
             }
         }
+        validate_raft_via(&file.nodes).map_err(invalid)?;
         let r = &file.raft;
         if r.heartbeat_ms == 0 || r.election_timeout_min_ms < 3 * r.heartbeat_ms {
             return Err(invalid(
@@ -316,6 +321,24 @@ impl Config {
     }
 }
 
+/// Every `raft_via` key names another node of the cluster.
+fn validate_raft_via(nodes: &[NodeConfig]) -> Result<(), String> {
+    for n in nodes {
+        for peer in n.raft_via.keys() {
+            let known = peer
+                .parse::<u64>()
+                .is_ok_and(|p| p != n.id && nodes.iter().any(|m| m.id == p));
+            if !known {
+                return Err(format!(
+                    "node {}: raft_via key {peer:?} is not the id of another node",
+                    n.id
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -374,5 +397,29 @@ data_dir = "d1"
                 .contains("no [[nodes]]")
         );
         assert!(parse("dev = ").is_err());
+    }
+
+    #[test]
+    fn raft_via_names_other_nodes_only() {
+        let two = format!(
+            "{GOOD}\n[[nodes]]\nid = 2\nhttp = \"127.0.0.1:8082\"\nraft = \"127.0.0.1:9082\"\ndata_dir = \"d2\"\n"
+        );
+        let via = |key: &str| {
+            two.replace(
+                "data_dir = \"d1\"",
+                &format!("data_dir = \"d1\"\nraft_via = {{ {key} = \"127.0.0.1:19012\" }}"),
+            )
+        };
+        let c = parse(&via("2")).unwrap();
+        assert_eq!(
+            c.node(1)
+                .and_then(|n| n.raft_via.get("2"))
+                .map(|a| a.port()),
+            Some(19012)
+        );
+        for bad in ["1", "3", "x"] {
+            let e = parse(&via(bad)).unwrap_err().to_string();
+            assert!(e.contains("raft_via"), "{bad}: {e}");
+        }
     }
 }

@@ -195,6 +195,7 @@ fn serve_spec(t: &Target, join: bool) -> Result<ServeSpec, ConfigError> {
                     http: parse(QUICKSTART_HTTP)?,
                     raft: parse(QUICKSTART_RAFT)?,
                     data_dir: QUICKSTART_DIR.into(),
+                    raft_via: Default::default(),
                 }],
                 raft: RaftTuning::default(),
                 sessions: SessionsConfig::default(),

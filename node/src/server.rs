@@ -1,6 +1,6 @@
 //! `authd serve`: open the stores, start Raft, the transport, the actors and HTTP.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -110,6 +110,17 @@ fn raft_config(t: &RaftTuning) -> anyhow::Result<openraft::Config> {
     Ok(c.validate()?)
 }
 
+/// This node's `raft_via` as "peer's raft address → address to dial".
+fn raft_routes(me: &NodeConfig, nodes: &[NodeConfig]) -> HashMap<String, String> {
+    nodes
+        .iter()
+        .filter_map(|n| {
+            let via = me.raft_via.get(&n.id.to_string())?;
+            Some((n.raft.to_string(), via.to_string()))
+        })
+        .collect()
+}
+
 /// Run a node until SIGINT/SIGTERM.
 pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
     let me = spec
@@ -130,7 +141,7 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
     let reader = sm.reader();
     let secret = ClusterSecret::new(spec.secrets.cluster.clone())
         .map_err(|e| anyhow::anyhow!("cluster secret: {e}"))?;
-    let network = Network::new(secret.clone());
+    let network = Network::with_routes(secret.clone(), raft_routes(&me, &spec.nodes));
     let raft = Raft::new(
         me.id,
         Arc::new(raft_config(&spec.raft)?),

@@ -27,6 +27,8 @@ type RpcResult<T, E = openraft::error::Infallible> =
 pub struct Network {
     secret: ClusterSecret,
     peers: Arc<Mutex<HashMap<String, Arc<PeerClient>>>>,
+    /// Peer address → the address actually dialed (a proxy on the link; config `raft_via`).
+    routes: Arc<HashMap<String, String>>,
 }
 
 impl fmt::Debug for Network {
@@ -38,9 +40,16 @@ impl fmt::Debug for Network {
 impl Network {
     /// A transport authenticating with `secret`; connects nothing until a call needs it.
     pub fn new(secret: ClusterSecret) -> Self {
+        Self::with_routes(secret, HashMap::new())
+    }
+
+    /// Like [`Network::new`], but a peer whose address is a key of `routes` is dialed at the
+    /// route's value instead (the pool stays keyed by the peer's own address).
+    pub fn with_routes(secret: ClusterSecret, routes: HashMap<String, String>) -> Self {
         Self {
             secret,
             peers: Arc::new(Mutex::new(HashMap::new())),
+            routes: Arc::new(routes),
         }
     }
 
@@ -50,11 +59,10 @@ impl Network {
             .peers
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        Arc::clone(
-            peers
-                .entry(addr.to_owned())
-                .or_insert_with(|| Arc::new(PeerClient::new(addr, self.secret.clone()))),
-        )
+        Arc::clone(peers.entry(addr.to_owned()).or_insert_with(|| {
+            let dial = self.routes.get(addr).map_or(addr, String::as_str);
+            Arc::new(PeerClient::new(dial, self.secret.clone()))
+        }))
     }
 }
 
