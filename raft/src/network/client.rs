@@ -22,7 +22,8 @@ const MAX_IDLE_AGE: Duration = Duration::from_secs(IDLE_TIMEOUT.as_secs() * 4 / 
 /// Why a call failed; `Unreachable` tells openraft to back off, the rest retry promptly.
 #[derive(Debug, Error)]
 pub enum TransportError {
-    /// Could not connect (refused, no route, connect timed out).
+    /// Could not connect (refused, no route, connect timed out), or the peer hung up before
+    /// the handshake finished (e.g. a proxy in front of a dead node): nothing was sent.
     #[error("peer unreachable: {0}")]
     Unreachable(#[source] io::Error),
     /// No reply within the call's timeout; the outcome of the request is unknown.
@@ -189,7 +190,9 @@ impl PeerClient {
                     "peer rejected our proof (cluster secret mismatch?): {e}"
                 )));
             }
-            Ok(Err(HandshakeError::Io(e))) => return Err(TransportError::Io(e)),
+            // Nothing was sent yet: unreachable, so openraft backs off instead of redialing in a
+            // hot loop, and a forwarded write may safely go elsewhere.
+            Ok(Err(HandshakeError::Io(e))) => return Err(TransportError::Unreachable(e)),
             Ok(Ok(key)) => key,
         };
         debug!(peer = %self.addr, "raft transport connection established");

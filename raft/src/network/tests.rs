@@ -240,6 +240,25 @@ async fn network_unreachable_peer() {
     ));
 }
 
+/// A peer that accepts and hangs up before the handshake (a proxy in front of a dead node, as
+/// the fault-injection suite found) is unreachable, not an i/o error: openraft then backs off
+/// instead of redialing in a hot loop.
+#[tokio::test]
+async fn network_hang_up_before_handshake_is_unreachable() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((conn, _)) = listener.accept().await {
+            drop(conn);
+        }
+    });
+    let client = PeerClient::new(addr.to_string(), secret());
+    assert!(matches!(
+        vote(&client).await,
+        Err(TransportError::Unreachable(_))
+    ));
+}
+
 fn membership() -> Membership<u64, NodeAddr> {
     let nodes: BTreeMap<u64, NodeAddr> = (1..=3)
         .map(|i| {
