@@ -1,6 +1,6 @@
 //! Writing and reading `cluster.toml` files, and finding free loopback ports.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener};
 use std::path::Path;
 use std::sync::Mutex;
@@ -70,6 +70,10 @@ pub struct NodeConfig {
     pub raft: SocketAddr,
     /// Relative to the working directory (the cluster's temp dir).
     pub data_dir: String,
+    /// Peer id → where this node dials that peer instead of its `raft` address (a link
+    /// proxy, see `crate::links`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub raft_via: BTreeMap<String, SocketAddr>,
 }
 
 /// A whole `cluster.toml`, as the harness generates it. Tests change it through the `tweak`
@@ -138,6 +142,7 @@ impl ClusterConfig {
                 http: loopback(http),
                 raft: loopback(raft),
                 data_dir: format!("authd-data/node{id}"),
+                raft_via: BTreeMap::new(),
             });
         }
         Ok(ClusterConfig {
@@ -194,6 +199,7 @@ pub fn parse_config(text: &str, config_dir: &Path) -> Result<ParsedConfig> {
                 http: get_str("http")?.parse().context("bad http address")?,
                 raft: get_str("raft")?.parse().context("bad raft address")?,
                 data_dir: get_str("data_dir").unwrap_or_default(),
+                raft_via: BTreeMap::new(),
             });
         }
     }

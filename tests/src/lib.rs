@@ -21,6 +21,8 @@ pub mod browser;
 pub mod client;
 pub mod cluster;
 pub mod config;
+pub mod faults;
+pub mod links;
 pub mod process;
 pub mod tapir;
 pub mod wait;
@@ -34,5 +36,6 @@ pub use config::{
     ClusterConfig, LegacySection, LoginTuning, NodeConfig, RaftTuning, Secrets, SessionsTuning,
     free_ports, random_hex, random_vec,
 };
+pub use links::{Links, Rule};
 pub use process::{authd_bin, describe, run_authd, workspace_root};
 pub use wait::{Fatal, ensure_now, wait_until};
