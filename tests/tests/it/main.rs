@@ -21,6 +21,7 @@ mod config;
 mod durability;
 mod example_service;
 mod failover;
+mod faults;
 mod grants;
 mod internal_port;
 mod legacy;
