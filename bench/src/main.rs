@@ -50,6 +50,8 @@ enum Scenario {
     LoginFlood(scenarios::login_flood::Args),
     /// OAuth2 client-credentials grants/s through a 3-node cluster, beside Ory Hydra (issue 6).
     Token(scenarios::token::Args),
+    /// The fault-injection suite, long profile, writing docs/reliability.md (issue 8).
+    Faults(scenarios::faults::Args),
     /// The `auth` ceiling: a bare axum "200" server in its own process (started by `auth`).
     #[command(hide = true)]
     Hello(hello::Args),
@@ -89,6 +91,7 @@ fn run(cli: Cli) -> Result<()> {
             Scenario::Revocation(args) => scenarios::revocation::run(args).await,
             Scenario::LoginFlood(args) => scenarios::login_flood::run(args, threads).await,
             Scenario::Token(args) => scenarios::token::run(args).await,
+            Scenario::Faults(args) => scenarios::faults::run(args).await,
             // Served above, on its own runtime.
             Scenario::Hello(_) => Ok(()),
         }

@@ -8,6 +8,7 @@
 //! `main.rs`'s `Scenario` enum.
 
 pub mod auth;
+pub mod faults;
 pub mod login_flood;
 pub mod revocation;
 pub mod sessions;
