@@ -10,7 +10,7 @@ use authd_tests::faults::{self, report, schedule::Profile};
 /// Options of `authd-bench faults`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// `long` (about 15 minutes) or `short` (the CI profile, about 2).
+    /// `long` (10-15 minutes) or `short` (the CI profile, about 2).
     #[arg(long, default_value = "long")]
     pub profile: String,
     /// Replay a seed (default: `AUTHD_FAULTS_SEED`, else a random one).

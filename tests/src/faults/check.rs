@@ -79,7 +79,8 @@ pub fn check_stale(h: &History, v: &mut Verdict) {
 }
 
 /// Whenever a connected majority exists, it writes: the first acknowledged probe within
-/// `RECOVERY` of the majority forming, then no gap over `WRITE_BOUND`. Also lists every gap
+/// `RECOVERY` of a majority forming, then no gap over `WRITE_BOUND` for as long as some
+/// majority stays connected (a leader kill inside such a stretch costs one election). Also lists every gap
 /// between acknowledged probes over a second (the unavailability windows).
 pub fn check_availability(h: &History, end: Duration, v: &mut Verdict) {
     let mut acks: Vec<(Duration, Duration)> = h
@@ -99,32 +100,75 @@ pub fn check_availability(h: &History, end: Duration, v: &mut Verdict) {
     if end.saturating_sub(last) > Duration::from_secs(1) {
         v.windows.push((last, end - last));
     }
-    for (i, (from, majority)) in h.topology.iter().enumerate() {
-        let until = h.topology.get(i + 1).map_or(end, |(t, _)| *t);
-        let Some(nodes) = majority else { continue };
-        // Acks of probes started under this topology.
+    for (from, until) in majority_stretches(h, end) {
+        // Acks of probes started in this stretch.
         let done: Vec<Duration> = acks
             .iter()
-            .filter(|(s, _)| s >= from && *s < until)
+            .filter(|(s, _)| *s >= from && *s < until)
             .map(|(_, e)| *e)
             .collect();
-        let mut mark = *from;
+        let mut mark = from;
         let mut bound = RECOVERY;
         for d in done.iter().copied().chain(std::iter::once(until)) {
-            let gap = d.saturating_sub(mark);
-            if gap > bound {
+            if d.saturating_sub(mark) > bound {
                 v.unavailable.push(format!(
-                    "majority {nodes:?} connected from {:.1}s to {:.1}s, but no write acknowledged between {:.1}s and {:.1}s",
+                    "a majority was connected from {:.1}s to {:.1}s, but no write was acknowledged \
+                     between {:.1}s and {:.1}s (faults then: {})",
                     from.as_secs_f64(),
                     until.as_secs_f64(),
                     mark.as_secs_f64(),
-                    (mark + bound).as_secs_f64()
+                    d.as_secs_f64(),
+                    faults_between(h, mark, d)
                 ));
                 break;
             }
             mark = d;
             bound = WRITE_BOUND;
         }
+    }
+}
+
+/// Maximal stretches of time during which some majority was up and connected (which nodes
+/// form it may change within a stretch, e.g. when the leader is killed).
+fn majority_stretches(h: &History, end: Duration) -> Vec<(Duration, Duration)> {
+    let mut out = Vec::new();
+    let mut open = None;
+    for (at, majority) in &h.topology {
+        match (majority.is_some(), open) {
+            (true, None) => open = Some(*at),
+            (false, Some(from)) => {
+                out.push((from, *at));
+                open = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(from) = open {
+        out.push((from, end));
+    }
+    out
+}
+
+/// The faults active at some point in `[from, to]`, for messages.
+fn faults_between(h: &History, from: Duration, to: Duration) -> String {
+    let names: Vec<String> = h
+        .faults
+        .iter()
+        .filter(|f| f.start <= to && f.end >= from)
+        .map(|f| {
+            format!(
+                "{} {:?} at {:.1}s-{:.1}s",
+                f.kind,
+                f.nodes,
+                f.start.as_secs_f64(),
+                f.end.as_secs_f64()
+            )
+        })
+        .collect();
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
     }
 }
 

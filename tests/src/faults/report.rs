@@ -10,7 +10,15 @@ use super::{Outcome, faults_by_kind};
 
 /// The command that regenerates `docs/reliability.md`.
 pub const COMMAND: &str = "cargo build --release -p authd-node -p authd-bench && \
-nice ./target/release/authd-bench faults --profile long --out docs/reliability.md";
+nice ./target/release/authd-bench faults --threads 2 --profile long --out docs/reliability.md";
+
+/// The binary the run started, relative to the workspace.
+fn binary() -> String {
+    let root = crate::process::workspace_root();
+    crate::process::authd_bin()
+        .map(|b| b.strip_prefix(&root).unwrap_or(&b).display().to_string())
+        .unwrap_or_else(|e| format!("unknown ({e})"))
+}
 
 fn secs(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64())
@@ -29,19 +37,20 @@ pub fn markdown(o: &Outcome) -> String {
     let _ = writeln!(s, "# Reliability under faults\n");
     let _ = writeln!(
         s,
-        "Regenerate (about 15 minutes on the 2-core machine):\n\n```sh\n{COMMAND}\n```\n"
+        "Regenerate (about 10-15 minutes on the 2-core machine):\n\n```sh\n{COMMAND}\n```\n"
     );
     let _ = writeln!(
         s,
         "Profile `{}`, seed `{}` (replay: `--seed {}`, or `AUTHD_FAULTS_SEED={} \
          AUTHD_FAULTS_PROFILE={} cargo test -p authd-tests --test it faults`), {} s wall time. \
-         Verdict: {verdict}.\n",
+         Verdict: {verdict}. authd binary: `{}`.\n",
         o.profile.name,
         o.seed,
         o.seed,
         o.seed,
         o.profile.name,
-        o.wall.as_secs()
+        o.wall.as_secs(),
+        binary()
     );
     s.push_str(SETUP);
     let _ = writeln!(s, "\n## Results\n");
@@ -150,8 +159,8 @@ fn windows(o: &Outcome, s: &mut String) {
         "\n### Unavailability windows\n\nGaps of more than 1 s between acknowledged probe writes \
          (one attempt every 250 ms through a node of the connected majority): {} windows, \
          {} s in total, the longest {} s. A window is a violation only while a majority was \
-         connected: more than {} s to the first write after the majority formed, or more than \
-         {} s between writes after that.\n",
+         connected: more than {} s to the first write after a majority formed, or more than \
+         {} s between writes for as long as some majority stayed connected.\n",
         w.len(),
         secs(total),
         secs(longest),

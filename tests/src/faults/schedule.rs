@@ -123,10 +123,10 @@ impl Profile {
         workers: 3,
     };
 
-    /// The by-hand profile: about 12 minutes of faults.
+    /// The by-hand profile: about 10 minutes of faults.
     pub const LONG: Profile = Profile {
         name: "long",
-        episodes: 100,
+        episodes: 80,
         hold_ms: (1_500, 6_000),
         calm_ms: (1_500, 4_000),
         workers: 4,
