@@ -298,6 +298,15 @@ impl OAuthBackend for NodeBackend {
         let client = self.authenticate(&auth)?;
         let (digest, t) = self.find_token(&token).await;
         let Some(t) = t else {
+            // Unknown here. A token minted at an index this node has not applied yet may well
+            // exist: a 200 would acknowledge a revocation that never happened.
+            let applied = self.inner().reader.applied_index().unwrap_or(0);
+            if split_bearer(&token).1.is_some_and(|i| i > applied) {
+                return Err(OAuthError::new(
+                    OAuthErrorCode::TemporarilyUnavailable,
+                    "this node has not caught up with the token yet; try again",
+                ));
+            }
             return Ok(());
         };
         if t.client_id.as_deref() != Some(client.id.as_str()) {
