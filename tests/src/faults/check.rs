@@ -223,14 +223,26 @@ pub async fn check_converged(cluster: &Cluster, load: &Load, v: &mut Verdict) ->
     Ok(())
 }
 
-/// One `/auth` round per credential on every node, no retries.
+/// Every credential on every node. A definite answer (200 or 401) is final, never retried; a
+/// node that is not sure it is current answers 503 (or nothing), and is asked again until it
+/// answers or `CONVERGE` runs out.
 async fn check_credentials(load: &Load, h: &History, v: &mut Verdict) {
+    let deadline = tokio::time::Instant::now() + CONVERGE;
+    let definite = |t, i| async move {
+        loop {
+            let s = load.auth(t, i).await;
+            if matches!(s, 200 | 401) || tokio::time::Instant::now() >= deadline {
+                return s;
+            }
+            tokio::time::sleep(crate::wait::POLL_INTERVAL).await;
+        }
+    };
     let rounds = futures::stream::iter(0..h.creds.len())
         .map(|i| async move {
             let answers = futures::future::join_all(
                 load.targets
                     .iter()
-                    .map(|t| async move { (t.id, load.auth(t, i).await) }),
+                    .map(|t| async move { (t.id, definite(t, i).await) }),
             )
             .await;
             (i, answers)
@@ -258,7 +270,8 @@ async fn check_credentials(load: &Load, h: &History, v: &mut Verdict) {
         match want {
             Some(200) if statuses.iter().all(|(_, s)| *s == 200) => v.writes_verified += 1,
             Some(401) if statuses.iter().all(|(_, s)| *s == 401) => v.revocations_verified += 1,
-            Some(_) => v.lost.push(what),
+            Some(_) if statuses.iter().all(|(_, s)| matches!(s, 200 | 401)) => v.lost.push(what),
+            Some(_) => v.diverged.push(what),
             None if agree && matches!(first, Some(200 | 401)) => {}
             None => v.diverged.push(what),
         }

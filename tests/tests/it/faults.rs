@@ -36,3 +36,106 @@ async fn faults_lose_nothing_let_nothing_in_and_keep_a_majority_serving() -> Res
     );
     outcome.ensure_clean()
 }
+
+/// Found by the suite (seed 15343761795967307895, long profile): `POST /oauth2/revoke` on a node
+/// that had not yet applied the token's grant waited 500 ms, found nothing and answered 200, and
+/// the token stayed valid everywhere. Such a node must refuse (503), never acknowledge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_revoke_on_a_node_behind_the_grant_is_not_acknowledged() -> Result<()> {
+    use anyhow::ensure;
+    use authd_tests::Cluster;
+    use reqwest::Method;
+    use serde_json::json;
+
+    let (cluster, links) = Cluster::start_linked(3, |_| {}).await?;
+    let leader = cluster.leader().await?;
+    let behind = cluster
+        .node_ids()
+        .into_iter()
+        .find(|&n| n != leader)
+        .context("a follower")?;
+    let api = cluster.api(leader);
+    api.create_user(
+        "owner",
+        "owner@example.invalid",
+        "owner-password-0123456789",
+        false,
+    )
+    .await?
+    .expect(201)?;
+    let body = json!({"name": "svc", "owner": "owner", "grant_types": ["client_credentials"]});
+    let v = api
+        .signed(Method::POST, "/api/v1/clients", Some(&body))
+        .await?
+        .expect(201)?;
+    let id = v["client_id"].as_str().context("client_id")?.to_owned();
+    let secret = v["client_secret"].as_str().context("secret")?.to_owned();
+    cluster
+        .wait_caught_up(std::time::Duration::from_secs(10))
+        .await?;
+    let form = |pairs: &[(&str, &str)]| {
+        url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish()
+    };
+    let post = |node: u64, path: &str, body: String| {
+        let url = format!("{}{path}", cluster.base_url(node).unwrap_or_default());
+        let http = cluster.http();
+        async move {
+            http.post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+        }
+    };
+    links.isolate(behind);
+    let r = post(
+        leader,
+        "/oauth2/token",
+        form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &id),
+            ("client_secret", &secret),
+        ]),
+    )
+    .await?;
+    ensure!(r.status() == 200, "grant: {}", r.status());
+    let token = r.json::<serde_json::Value>().await?["access_token"]
+        .as_str()
+        .context("access_token")?
+        .to_owned();
+    let r = post(
+        behind,
+        "/oauth2/revoke",
+        form(&[
+            ("token", &token),
+            ("client_id", &id),
+            ("client_secret", &secret),
+        ]),
+    )
+    .await?;
+    let revoke_status = r.status().as_u16();
+    links.heal();
+    cluster
+        .wait_caught_up(std::time::Duration::from_secs(20))
+        .await?;
+    let auth = cluster
+        .http()
+        .get(format!("{}/auth", cluster.base_url(leader)?))
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .status()
+        .as_u16();
+    ensure!(
+        revoke_status != 200 || auth == 401,
+        "node {behind} acknowledged the revocation (200) of a token it had not seen, \
+         and the token still passes /auth ({auth})"
+    );
+    ensure!(
+        revoke_status == 503,
+        "revoke on the lagging node: {revoke_status}"
+    );
+    Ok(())
+}
