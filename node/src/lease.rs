@@ -331,7 +331,10 @@ mod tests {
     #[tokio::test]
     async fn a_waiting_request_wakes_at_the_next_renewal_and_not_before() {
         let l = std::sync::Arc::new(Lease::new(1, Duration::from_secs(60)));
-        assert!(!l.wait_renewal(Duration::from_millis(20)).await, "no renewal");
+        assert!(
+            !l.wait_renewal(Duration::from_millis(20)).await,
+            "no renewal"
+        );
         let waiter = tokio::spawn({
             let l = l.clone();
             async move { l.wait_renewal(Duration::from_secs(30)).await }
