@@ -204,6 +204,11 @@ impl State {
         self.sessions.len()
     }
 
+    /// Number of OAuth2 tokens held (live or not yet expired away).
+    pub fn token_count(&self) -> usize {
+        self.tokens.len()
+    }
+
     /// A client by id.
     pub fn client(&self, id: &str) -> Option<&Arc<Client>> {
         self.clients.get(id)
