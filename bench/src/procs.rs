@@ -47,6 +47,19 @@ pub fn process_cpu(pid: u32) -> Result<Duration> {
     Ok(Duration::from_secs_f64(ticks as f64 / clock_ticks()))
 }
 
+/// Resident set size of a process (`VmRSS` in `/proc/PID/status`), in bytes.
+pub fn rss_bytes(pid: u32) -> Result<u64> {
+    let path = format!("/proc/{pid}/status");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    let kib = text
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse::<u64>().ok())
+        .ok_or_else(|| anyhow!("no VmRSS in {path}"))?;
+    Ok(kib * 1024)
+}
+
 /// This process's CPU time (the load generator).
 pub fn self_cpu() -> Result<Duration> {
     process_cpu(std::process::id())
@@ -183,7 +196,8 @@ impl HostCpu {
         })
     }
 
-    fn since(&self, e: &HostCpu) -> HostCpu {
+    /// `self - e`: the machine's CPU time in between.
+    pub fn since(&self, e: &HostCpu) -> HostCpu {
         HostCpu {
             busy: self.busy.saturating_sub(e.busy),
             irq: self.irq.saturating_sub(e.irq),

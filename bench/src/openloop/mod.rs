@@ -88,7 +88,13 @@ struct ReaderResult {
     from_due: Latencies,
     errors: u64,
     first_error: Option<String>,
+    /// (ns since `base`, description) of the first [`ERROR_LOG`] errors.
+    error_log: Vec<(u64, String)>,
 }
+
+/// Errors whose time and description each reader (and the pacer) keeps, so a long run can
+/// tell errors during a fault from errors outside one.
+const ERROR_LOG: usize = 10_000;
 
 /// What the pacer saw in the window.
 pub struct PacerResult {
@@ -100,6 +106,8 @@ pub struct PacerResult {
     pub unsent: u64,
     /// Requests in the window that waited for a free connection (none was idle when due).
     pub waited: u64,
+    /// When (ns since the start) the first unsent requests were due to go.
+    pub(crate) unsent_log: Vec<u64>,
 }
 
 /// Everything an open-loop window measured.
@@ -109,6 +117,9 @@ pub struct OpenResult {
     pub pacer: PacerResult,
     /// Latencies from the due time, all classes.
     pub from_due: Latencies,
+    /// When each logged error happened and what it was (unsent requests: "not sent"), in
+    /// time order; at most 10,000 per connection.
+    pub error_log: Vec<(Instant, String)>,
 }
 
 /// A running open-loop load.
@@ -205,8 +216,16 @@ impl OpenLoop {
             },
         };
         let mut from_due = Latencies::default();
+        let base = self.shared.base;
+        let at = move |ns: u64| base + Duration::from_nanos(ns);
+        let mut error_log: Vec<(Instant, String)> = pacer
+            .unsent_log
+            .iter()
+            .map(|t| (at(*t), "not sent (write failed)".to_owned()))
+            .collect();
         for r in self.readers.drain(..) {
             let r = r.await.context("an open-loop reader failed")?;
+            error_log.extend(r.error_log.into_iter().map(|(t, e)| (at(t), e)));
             from_due.merge(r.from_due);
             merged.ok += r.latencies.len() as u64;
             merged.errors += r.errors;
@@ -217,10 +236,12 @@ impl OpenLoop {
                 l.merge(r.latencies);
             }
         }
+        error_log.sort_by_key(|(t, _)| *t);
         Ok(OpenResult {
             load: merged,
             pacer,
             from_due,
+            error_log,
         })
     }
 }

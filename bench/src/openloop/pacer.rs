@@ -28,6 +28,7 @@ pub(super) fn pace(mut writers: Vec<Writer>, period: Duration, shared: &Shared) 
         lag: Latencies::with_capacity(1 << 20),
         unsent: 0,
         waited: 0,
+        unsent_log: Vec::new(),
     };
     let mut i: u64 = 0;
     let mut cursor = 0usize;
@@ -68,6 +69,9 @@ pub(super) fn pace(mut writers: Vec<Writer>, period: Duration, shared: &Shared) 
         let now = shared.now();
         if !send(w, slot, req, (due, now)) {
             out.unsent += u64::from(in_window);
+            if in_window && out.unsent_log.len() < super::ERROR_LOG {
+                out.unsent_log.push(due);
+            }
             continue;
         }
         if in_window {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::net::TcpStream;
 
-use super::{Check, DRAIN, ReaderResult, Shared, Slot};
+use super::{Check, DRAIN, ERROR_LOG, ReaderResult, Shared, Slot};
 use crate::http1::AnswerReader;
 use crate::stats::Latencies;
 
@@ -23,6 +23,7 @@ pub(super) async fn read_loop(
         from_due: Latencies::with_capacity(64 * 1024),
         errors: 0,
         first_error: None,
+        error_log: Vec::new(),
     };
     let mut rd = AnswerReader::default();
     let mut deadline: Option<tokio::time::Instant> = None;
@@ -75,6 +76,9 @@ pub(super) async fn read_loop(
             }
             (Err(e), _) if counted || failed => {
                 out.errors += 1;
+                if out.error_log.len() < ERROR_LOG {
+                    out.error_log.push((done, e.clone()));
+                }
                 out.first_error.get_or_insert(e);
             }
             _ => {}
@@ -87,6 +91,10 @@ pub(super) async fn read_loop(
                 .map(|mut q| q.drain(..).filter(|(d, _)| shared.in_window(*d)).count())
                 .unwrap_or(0);
             out.errors += lost as u64;
+            for _ in 0..lost.min(ERROR_LOG.saturating_sub(out.error_log.len())) {
+                out.error_log
+                    .push((done, "no answer (connection failed)".to_owned()));
+            }
             break;
         }
     }

@@ -97,7 +97,9 @@ pub async fn login_many(
     Ok(out)
 }
 
-async fn login(base: &str, username: &str) -> Result<Session> {
+/// One login through the form at `base` (`GET /login` for the CSRF token, `POST /login`): the
+/// session cookie of the 303.
+pub async fn login(base: &str, username: &str) -> Result<Session> {
     let browser = authd_tests::browser::Browser::new(base)?;
     let page = browser.login(username, PASSWORD).await?;
     let cookie = page

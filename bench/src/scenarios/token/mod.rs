@@ -6,7 +6,7 @@
 //! Compared with Ory Hydra's published figure of 541 client-credentials grants/s on 2 vCPUs.
 
 mod report;
-mod worker;
+pub mod worker;
 
 use anyhow::{Context, Result, anyhow};
 use authd_tests::Cluster;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use authd_tests::Cluster;
+use authd_tests::{Cluster, NodeApi};
 use base64::Engine as _;
 use bytes::Bytes;
 use reqwest::StatusCode;
@@ -20,6 +20,12 @@ const BODY: &str = "grant_type=client_credentials&scope=public%3Aread";
 /// Registers the benchmark's owner and confidential client; the `Authorization: Basic` value.
 pub async fn register_client(cluster: &Cluster, leader: u64) -> Result<HeaderValue> {
     let api = cluster.api(leader);
+    register_owner(&api).await?;
+    Ok(register_named(&api, "bench").await?.1)
+}
+
+/// Creates the user `benchowner` that owns the benchmark's clients.
+pub async fn register_owner(api: &NodeApi) -> Result<()> {
     api.create_user(
         "benchowner",
         "benchowner@example.invalid",
@@ -29,13 +35,19 @@ pub async fn register_client(cluster: &Cluster, leader: u64) -> Result<HeaderVal
     .await?
     .expect(201)
     .context("creating the client's owner")?;
-    let body = serde_json::json!({"name": "bench", "owner": "benchowner",
+    Ok(())
+}
+
+/// Registers one more confidential client of `benchowner` (`client_credentials`, scope
+/// `public:read`): its id and its `Authorization: Basic` value.
+pub async fn register_named(api: &NodeApi, name: &str) -> Result<(String, HeaderValue)> {
+    let body = serde_json::json!({"name": name, "owner": "benchowner",
         "grant_types": ["client_credentials"], "scopes": ["public:read"]});
     let created = api
         .signed(reqwest::Method::POST, "/api/v1/clients", Some(&body))
         .await?
         .expect(201)
-        .context("registering the benchmark client")?;
+        .with_context(|| format!("registering the benchmark client {name}"))?;
     let id = created
         .get("client_id")
         .and_then(|v| v.as_str())
@@ -45,7 +57,25 @@ pub async fn register_client(cluster: &Cluster, leader: u64) -> Result<HeaderVal
         .and_then(|v| v.as_str())
         .context("client_secret")?;
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
-    HeaderValue::from_str(&format!("Basic {basic}")).context("Basic header")
+    let header = HeaderValue::from_str(&format!("Basic {basic}")).context("Basic header")?;
+    Ok((id.to_owned(), header))
+}
+
+/// A form `POST` to an OAuth2 endpoint with the client's `Authorization: Basic` value.
+pub fn form_post(
+    client: &reqwest::Client,
+    url: reqwest::Url,
+    basic: &HeaderValue,
+    body: Bytes,
+) -> reqwest::RequestBuilder {
+    client
+        .post(url)
+        .header(AUTHORIZATION, basic.clone())
+        .header(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        )
+        .body(body)
 }
 
 /// One closed-loop client.
@@ -84,17 +114,14 @@ impl Worker for TokenWorker {
 
     async fn call(&mut self, seq: u64) -> Result<(), String> {
         let (idx, url) = crate::scenarios::pick(&self.urls, self.first, seq)?;
-        let sent = self
-            .client
-            .post(url)
-            .header(AUTHORIZATION, self.basic.clone())
-            .header(
-                CONTENT_TYPE,
-                HeaderValue::from_static("application/x-www-form-urlencoded"),
-            )
-            .body(Bytes::from_static(BODY.as_bytes()))
-            .send()
-            .await;
+        let sent = form_post(
+            &self.client,
+            url,
+            &self.basic,
+            Bytes::from_static(BODY.as_bytes()),
+        )
+        .send()
+        .await;
         let body = crate::scenarios::expect_status(sent, idx, StatusCode::OK).await?;
         // The body names an access token (cheap check; the tests verify the full response).
         if body.windows(14).any(|w| w == b"\"access_token\"") {
