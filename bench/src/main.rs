@@ -52,6 +52,9 @@ enum Scenario {
     Token(scenarios::token::Args),
     /// The fault-injection suite, long profile, writing docs/reliability.md (issue 8).
     Faults(scenarios::faults::Args),
+    /// 30 minutes of mixed load at ~50 % of capacity with a node killed every few minutes:
+    /// memory, errors and p99 over time (issue 8).
+    Soak(scenarios::soak::Args),
     /// The `auth` ceiling: a bare axum "200" server in its own process (started by `auth`).
     #[command(hide = true)]
     Hello(hello::Args),
@@ -92,6 +95,7 @@ fn run(cli: Cli) -> Result<()> {
             Scenario::LoginFlood(args) => scenarios::login_flood::run(args, threads).await,
             Scenario::Token(args) => scenarios::token::run(args).await,
             Scenario::Faults(args) => scenarios::faults::run(args).await,
+            Scenario::Soak(args) => scenarios::soak::run(args).await,
             // Served above, on its own runtime.
             Scenario::Hello(_) => Ok(()),
         }

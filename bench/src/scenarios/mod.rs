@@ -12,6 +12,7 @@ pub mod faults;
 pub mod login_flood;
 pub mod revocation;
 pub mod sessions;
+pub mod soak;
 pub mod token;
 pub mod writes;
 
