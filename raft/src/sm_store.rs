@@ -254,6 +254,7 @@ impl StateMachineStore {
         // The live data held, so memory can be judged against it (the soak benchmark).
         metrics::gauge!("authd_state_sessions").set(self.state.session_count() as f64);
         metrics::gauge!("authd_state_tokens").set(self.state.token_count() as f64);
+        metrics::gauge!("authd_state_audit_entries").set(self.state.audit().len() as f64);
     }
 }
 

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use super::ops::Op;
+use super::sample::NodeSample;
 use super::{Interval, Outcome};
 use super::{tables, verdict};
 use crate::report::{Table, int, num};
@@ -45,14 +46,17 @@ pub fn progress(iv: &Interval) -> String {
     )
 }
 
-/// Sessions + tokens as the leader (else the first answering node) holds them.
-pub fn live(iv: &Interval) -> String {
-    let pick = iv
-        .nodes
+/// The leader's sample, else the first node that answered.
+pub fn leader_of(iv: &Interval) -> Option<&NodeSample> {
+    iv.nodes
         .values()
         .find(|s| s.leader)
-        .or_else(|| iv.nodes.values().find(|s| s.sessions.is_some()));
-    match pick.and_then(|s| Some((s.sessions?, s.tokens?))) {
+        .or_else(|| iv.nodes.values().find(|s| s.sessions.is_some()))
+}
+
+/// Sessions + tokens as the leader (else the first answering node) holds them.
+pub fn live(iv: &Interval) -> String {
+    match leader_of(iv).and_then(|s| Some((s.sessions?, s.tokens?))) {
         Some((s, t)) => format!("{} + {}", int(s), int(t)),
         None => "-".into(),
     }
@@ -182,7 +186,7 @@ fn summary(o: &Outcome) -> String {
     }
     for op in Op::ALL {
         let (all, clean) = verdict::worst_p99(o, op);
-        let fmt = |w: Option<(f64, f64)>| {
+        let fmt = |w: verdict::Worst| {
             w.map_or("-".into(), |(p, t)| {
                 format!("{} ms (interval ending {t:.0} s)", num(p, 2))
             })
@@ -270,6 +274,8 @@ const HOW_TO_READ: &str = "## How to read this\n\n\
 - **RSS**: `VmRSS` of each node process from `/proc` at the interval's end (\"down\": killed). \
   **live**: `authd_state_sessions` + `authd_state_tokens` of the leader's state machine (sessions \
   and tokens held, expired or not yet swept); it should stay flat once the client pools are full. \
+  **audit entries** (`authd_state_audit_entries`): the replicated audit log, which every session \
+  end and login adds to, up to its bound of 100,000 events: live data that grows until then. \
   Memory is judged per process: a least-squares slope of RSS after the settle time (a restarted \
   process after its first minute), next to its live data at the first and last sample.\n\
 - **faults**: K*n*(L/F) node *n* killed (leader/follower), R*n* restarted, C*n* caught up. A \

@@ -1,5 +1,6 @@
 //! What is read at the end of every interval: each node's RSS (`/proc/PID/status`) and live
-//! data (`authd_state_sessions`, `authd_state_tokens` from its `/metrics`) and read-lease gaps,
+//! data (`authd_state_sessions`, `authd_state_tokens`, `authd_state_audit_entries` from its
+//! `/metrics`) and read-lease gaps,
 //! and the CPU the
 //! nodes, the load generator and everyone else used in the interval.
 
@@ -18,6 +19,8 @@ pub struct NodeSample {
     pub rss: Option<u64>,
     pub sessions: Option<f64>,
     pub tokens: Option<f64>,
+    /// Audit events held (bounded by `authd_raft::audit::MAX_ENTRIES`).
+    pub audit: Option<f64>,
     pub leader: bool,
     /// Since the process started: times its read lease ran out before it was renewed
     /// (`authd_lease_gaps_total`), and `/auth` answers refused for it (503,
@@ -78,6 +81,7 @@ impl Sampler {
             {
                 s.sessions = Some(m.get("authd_state_sessions"));
                 s.tokens = Some(m.get("authd_state_tokens"));
+                s.audit = Some(m.get("authd_state_audit_entries"));
                 s.leader = m.get("authd_raft_is_leader") > 0.5;
                 s.lease_gaps = Some(m.get("authd_lease_gaps_total"));
                 s.stale_refusals = Some(m.get("authd_auth_stale_refusals_total"));

@@ -3,7 +3,7 @@
 
 use super::Outcome;
 use super::ops::Op;
-use super::report::{errs, live, markers, ms};
+use super::report::{errs, leader_of, live, markers, ms};
 use super::sample::NodeSample;
 use super::verdict::{self, interval_faulted};
 use crate::report::{Table, int, num};
@@ -68,6 +68,7 @@ pub fn memory(o: &Outcome) -> String {
     head.extend(
         [
             "live sessions + tokens (leader)",
+            "audit entries",
             "client pools",
             "lease gaps",
             "stale 503s",
@@ -90,6 +91,7 @@ pub fn memory(o: &Outcome) -> String {
         }));
         row.extend([
             live(iv),
+            leader_of(iv).and_then(|s| s.audit).map_or("-".into(), int),
             format!("{} + {}", int(iv.pooled.0 as f64), int(iv.pooled.1 as f64)),
             int(lease_delta(o, k, |s| s.lease_gaps)),
             int(lease_delta(o, k, |s| s.stale_refusals)),
@@ -108,7 +110,7 @@ pub fn memory(o: &Outcome) -> String {
         "to s",
         "RSS first MiB",
         "RSS last MiB",
-        "live first",
+        "live first (sessions + tokens + audit)",
         "live last",
         "slope MiB/h",
     ]);

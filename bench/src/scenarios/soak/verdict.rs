@@ -13,7 +13,7 @@ use super::{Interval, Outcome};
 pub struct Lifetime {
     pub node: u64,
     pub pid: u32,
-    /// (interval end s, RSS MiB, live entries: sessions + tokens on that node).
+    /// (interval end s, RSS MiB, live entries: sessions + tokens + audit events on that node).
     pub samples: Vec<(f64, f64, f64)>,
 }
 
@@ -63,7 +63,9 @@ pub fn lifetimes(intervals: &[Interval], settle: f64) -> Vec<Lifetime> {
             if iv.end < settle || !warm {
                 continue;
             }
-            let live = s.sessions.unwrap_or(f64::NAN) + s.tokens.unwrap_or(f64::NAN);
+            let live = s.sessions.unwrap_or(f64::NAN)
+                + s.tokens.unwrap_or(f64::NAN)
+                + s.audit.unwrap_or(0.0);
             let sample = (iv.end, rss as f64 / (1024.0 * 1024.0), live);
             match out.iter_mut().find(|l| l.pid == pid) {
                 Some(l) => l.samples.push(sample),
@@ -120,11 +122,13 @@ pub fn interval_faulted(faults: &[Fault], iv: &Interval, end: f64) -> bool {
     })
 }
 
-/// The interval with the highest p99 of `op`, all intervals and outside fault windows only:
-/// (p99 ms, interval end s).
-pub fn worst_p99(o: &Outcome, op: Op) -> (Option<(f64, f64)>, Option<(f64, f64)>) {
-    let mut all: Option<(f64, f64)> = None;
-    let mut clean: Option<(f64, f64)> = None;
+/// The worst interval: (p99 ms, interval end s).
+pub type Worst = Option<(f64, f64)>;
+
+/// The interval with the highest p99 of `op`, all intervals and outside fault windows only.
+pub fn worst_p99(o: &Outcome, op: Op) -> (Worst, Worst) {
+    let mut all: Worst = None;
+    let mut clean: Worst = None;
     for iv in &o.intervals {
         let Some(p) = iv.ops.get(&op).and_then(|s| s.p99) else {
             continue;
