@@ -138,12 +138,13 @@ fn summary(o: &Outcome) -> String {
     let long: Vec<_> = lives.iter().filter(|l| l.span() >= 300.0).collect();
     let worst = long
         .iter()
-        .filter_map(|l| l.slope_mib_per_hour().map(|v| (v, l.node, l.pid)))
+        .filter_map(|l| l.tail_slope_mib_per_hour(300.0).map(|v| (v, l.node, l.pid)))
         .max_by(|x, y| x.0.total_cmp(&y.0));
     let _ = writeln!(
         s,
-        "- **Memory**: steepest RSS slope of a node process over ≥ 5 min after the first {} min: {} \
-         (per process below; a restarted node is a new process).",
+        "- **Memory**: steepest RSS slope over the last 5 min of a node process that was sampled \
+         ≥ 5 min after the first {} min: {} (per process below; a restarted node is a new \
+         process, whose RSS climbs for its first minutes: its whole-life slope is not a leak rate).",
         num(o.args.settle, 0),
         worst.map_or(
             "n/a (no process lived 5 min after settling)".into(),

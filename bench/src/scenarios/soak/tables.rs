@@ -113,6 +113,7 @@ pub fn memory(o: &Outcome) -> String {
         "live first (sessions + tokens + audit)",
         "live last",
         "slope MiB/h",
+        "last 5 min MiB/h",
     ]);
     for life in verdict::lifetimes(&o.intervals, o.args.settle * 60.0) {
         let (Some(f), Some(z)) = (life.samples.first(), life.samples.last()) else {
@@ -128,6 +129,8 @@ pub fn memory(o: &Outcome) -> String {
             int(f.2),
             int(z.2),
             life.slope_mib_per_hour().map_or("-".into(), |v| num(v, 1)),
+            life.tail_slope_mib_per_hour(300.0)
+                .map_or("-".into(), |v| num(v, 1)),
         ]);
     }
     format!(

@@ -20,19 +20,16 @@ pub struct Lifetime {
 impl Lifetime {
     /// Least-squares slope of RSS over time, MiB per hour (`None` with < 3 samples).
     pub fn slope_mib_per_hour(&self) -> Option<f64> {
-        let n = self.samples.len();
-        if n < 3 {
-            return None;
-        }
-        let nf = n as f64;
-        let mx = self.samples.iter().map(|s| s.0).sum::<f64>() / nf;
-        let my = self.samples.iter().map(|s| s.1).sum::<f64>() / nf;
-        let (mut sxy, mut sxx) = (0.0, 0.0);
-        for (x, y, _) in &self.samples {
-            sxy += (x - mx) * (y - my);
-            sxx += (x - mx) * (x - mx);
-        }
-        (sxx > 0.0).then(|| sxy / sxx * 3600.0)
+        slope(&self.samples)
+    }
+
+    /// The slope over the last `secs` seconds only: a process's RSS climbs for minutes after
+    /// it starts (allocator arenas, the Argon2 buffers of its first logins), so a leak shows
+    /// in the tail, not in the whole-life slope.
+    pub fn tail_slope_mib_per_hour(&self, secs: f64) -> Option<f64> {
+        let end = self.samples.last()?.0;
+        let from = self.samples.iter().position(|s| s.0 >= end - secs)?;
+        slope(self.samples.get(from..)?)
     }
 
     /// Seconds covered.
@@ -42,6 +39,23 @@ impl Lifetime {
             _ => 0.0,
         }
     }
+}
+
+/// Least-squares slope of (seconds, MiB) samples, MiB per hour (`None` with < 3 samples).
+fn slope(samples: &[(f64, f64, f64)]) -> Option<f64> {
+    let n = samples.len();
+    if n < 3 {
+        return None;
+    }
+    let nf = n as f64;
+    let mx = samples.iter().map(|s| s.0).sum::<f64>() / nf;
+    let my = samples.iter().map(|s| s.1).sum::<f64>() / nf;
+    let (mut sxy, mut sxx) = (0.0, 0.0);
+    for (x, y, _) in samples {
+        sxy += (x - mx) * (y - my);
+        sxx += (x - mx) * (x - mx);
+    }
+    (sxx > 0.0).then(|| sxy / sxx * 3600.0)
 }
 
 /// Seconds after a (re)start before a process's RSS counts (it loads its snapshot, replays
