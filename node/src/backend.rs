@@ -66,6 +66,8 @@ pub(crate) struct Inner {
     pub(crate) dummy_phc: String,
     /// OAuth2 settings and keys.
     pub(crate) oauth: authd_web::oauth2::OAuthSettings,
+    /// OAuth2 family cap and issuance rates.
+    pub(crate) grant_limits: crate::oauth2::GrantLimits,
     /// Legacy (tapir) mode, when configured.
     pub(crate) legacy: Option<Arc<LegacyMode>>,
     /// Signing-key scheduling (manual rotation).
@@ -108,6 +110,8 @@ pub struct Parts {
     pub public_url: String,
     /// OAuth2 settings and keys.
     pub oauth: authd_web::oauth2::OAuthSettings,
+    /// OAuth2 family cap and issuance rates.
+    pub grant_limits: crate::oauth2::GrantLimits,
     /// Signing-key scheduling (manual rotation).
     pub key_policy: crate::signing::KeyPolicy,
     /// Legacy (tapir) mode, when configured.
@@ -143,6 +147,7 @@ impl NodeBackend {
                 public_url: p.public_url,
                 dummy_phc,
                 oauth: p.oauth,
+                grant_limits: p.grant_limits,
                 legacy: p.legacy,
                 key_policy: p.key_policy,
             }),

@@ -61,6 +61,9 @@ pub struct FileConfig {
     /// Upstream JWT algorithm and key rotation.
     #[serde(default)]
     pub signing: crate::config_signing::SigningConfig,
+    /// OAuth2 family cap and issuance rates.
+    #[serde(default)]
+    pub oauth2: crate::config_oauth2::OAuth2Config,
     /// The members.
     #[serde(default)]
     pub nodes: Vec<NodeConfig>,
@@ -312,6 +315,7 @@ impl Config {
         crate::config_accounts::validate(&file.login, &file.mail, &file.passwords)
             .map_err(invalid)?;
         crate::config_signing::validate(&file.signing).map_err(invalid)?;
+        crate::config_oauth2::validate(&file.oauth2).map_err(invalid)?;
         Ok(Config { file, base_dir })
     }
 

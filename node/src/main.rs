@@ -8,6 +8,7 @@ mod backend;
 mod cli;
 mod config;
 mod config_accounts;
+mod config_oauth2;
 mod config_signing;
 mod lease;
 mod legacy;
@@ -209,6 +210,7 @@ fn serve_spec(t: &Target, join: bool) -> Result<ServeSpec, ConfigError> {
                 mail: Default::default(),
                 passwords: Default::default(),
                 signing: Default::default(),
+                oauth2: Default::default(),
                 legacy: None,
             })
         }
@@ -241,6 +243,7 @@ fn serve_spec(t: &Target, join: bool) -> Result<ServeSpec, ConfigError> {
                 mail: cfg.file.mail.clone(),
                 passwords: cfg.file.passwords.clone(),
                 signing: cfg.file.signing.clone(),
+                oauth2: cfg.file.oauth2.clone(),
                 legacy,
             })
         }

@@ -55,6 +55,8 @@ pub struct ServeSpec {
     pub passwords: PasswordsConfig,
     /// Upstream JWT algorithm and key rotation.
     pub signing: crate::config_signing::SigningConfig,
+    /// OAuth2 family cap and issuance rates.
+    pub oauth2: crate::config_oauth2::OAuth2Config,
     /// Legacy (tapir) mode, when configured.
     pub legacy: Option<crate::legacy::LegacySpec>,
 }
@@ -320,6 +322,7 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
             ))
             .into_bytes(),
         },
+        grant_limits: crate::oauth2::GrantLimits::new(&spec.oauth2),
         key_policy,
         legacy,
     })

@@ -143,6 +143,29 @@ pub enum Command {
         now_ms: u64,
         retain_ms: u64,
     },
+    /// End everything a user holds: every session but `keep_session`, every token and refresh
+    /// family, every pending code; with `password_hash`, the new password in the same entry.
+    /// Password change and reset and "log out everywhere" are this one command.
+    EndUserAccess {
+        user_id: u64,
+        keep_session: Option<String>,
+        password_hash: Option<String>,
+    },
+    /// The user withdraws a client's access: every token, family and code of the pair ends.
+    RevokeUserClient { user_id: u64, client_id: String },
+    /// [`Command::RedeemCode`], keeping at most `max_families` live token families per (user,
+    /// client): the ones that would end first are ended to make room.
+    RedeemCodeCapped {
+        digest: String,
+        client_id: String,
+        now_ms: u64,
+        family: String,
+        tokens: Vec<Token>,
+        max_families: u32,
+    },
+    /// A failed redemption (wrong verifier, redirect URI or client) burns the code: it can no
+    /// longer be redeemed, and anything already issued from it ends.
+    BurnCode { digest: String },
 }
 
 /// What a successful command did.
@@ -259,7 +282,11 @@ impl Command {
             | Command::RedeemCode { .. }
             | Command::RotateRefresh { .. }
             | Command::EndTapirSessions { .. }
-            | Command::SetLegacyGrants { .. } => Visibility::Revoked,
+            | Command::SetLegacyGrants { .. }
+            | Command::EndUserAccess { .. }
+            | Command::RevokeUserClient { .. }
+            | Command::RedeemCodeCapped { .. }
+            | Command::BurnCode { .. } => Visibility::Revoked,
         }
     }
 
@@ -278,6 +305,7 @@ impl Command {
                 | Command::RecordAudit { .. }
                 | Command::CreateCode(_)
                 | Command::RedeemCode { .. }
+                | Command::RedeemCodeCapped { .. }
                 | Command::RotateRefresh { .. }
                 | Command::AddSigningKey { .. }
         )

@@ -298,8 +298,7 @@ impl State {
             Command::SetSuspended { user_id, suspended } => {
                 self.edit_user(*user_id, |u| u.suspended = *suspended)?;
                 if *suspended {
-                    let ended = self.end_user_sessions(*user_id) + self.end_user_tokens(*user_id);
-                    return Ok(Applied::Ended(ended));
+                    return Ok(Applied::Ended(self.end_user_access(*user_id, None)));
                 }
                 Ok(Applied::Done)
             }
@@ -395,17 +394,7 @@ impl State {
                 keep_session,
             } => {
                 self.edit_user(*user_id, |u| u.password_hash.clone_from(password_hash))?;
-                let others: Vec<Key> = self
-                    .user_sessions
-                    .range((*user_id, key(""))..)
-                    .take_while(|(u, _)| u == user_id)
-                    .map(|(_, id)| id.clone())
-                    .filter(|id| keep_session.as_deref() != Some(&**id))
-                    .collect();
-                let ended = others
-                    .iter()
-                    .map(|id| u64::from(self.end_session(id)))
-                    .sum();
+                let ended = self.end_sessions_of(*user_id, keep_session.as_deref());
                 Ok(Applied::Ended(ended))
             }
             Command::RecordLoginFailures {
@@ -437,13 +426,41 @@ impl State {
                 now_ms,
                 family,
                 tokens,
-            } => self.redeem_code(digest, client_id, *now_ms, family, tokens),
+            } => self.redeem_code_capped(digest, client_id, *now_ms, family, tokens, None),
             Command::RotateRefresh {
                 digest,
                 client_id,
                 now_ms,
                 tokens,
             } => self.rotate_refresh(digest, client_id, *now_ms, tokens),
+            Command::EndUserAccess {
+                user_id,
+                keep_session,
+                password_hash,
+            } => {
+                if let Some(h) = password_hash {
+                    self.edit_user(*user_id, |u| u.password_hash.clone_from(h))?;
+                } else if !self.users.contains_key(user_id) {
+                    return Err(Rejected::UnknownUser);
+                }
+                let ended = self.end_user_access(*user_id, keep_session.as_deref());
+                Ok(Applied::Ended(ended))
+            }
+            Command::RevokeUserClient { user_id, client_id } => {
+                Ok(Applied::Ended(self.revoke_user_client(*user_id, client_id)))
+            }
+            Command::RedeemCodeCapped {
+                digest,
+                client_id,
+                now_ms,
+                family,
+                tokens,
+                max_families,
+            } => {
+                let cap = Some(*max_families);
+                self.redeem_code_capped(digest, client_id, *now_ms, family, tokens, cap)
+            }
+            Command::BurnCode { digest } => Ok(Applied::Ended(self.burn_code(digest))),
         }
     }
 
@@ -552,13 +569,27 @@ impl State {
     }
 
     fn end_user_sessions(&mut self, user_id: u64) -> u64 {
+        self.end_sessions_of(user_id, None)
+    }
+
+    /// End every session of a user but `keep`.
+    fn end_sessions_of(&mut self, user_id: u64, keep: Option<&str>) -> u64 {
         let ids: Vec<Key> = self
             .user_sessions
             .range((user_id, key(""))..)
             .take_while(|(u, _)| *u == user_id)
             .map(|(_, id)| id.clone())
+            .filter(|id| keep != Some(&**id))
             .collect();
         ids.iter().map(|id| u64::from(self.end_session(id))).sum()
+    }
+
+    /// The one home of "end everything of this user" (password change or reset, log out
+    /// everywhere, suspension): sessions but `keep`, tokens and their families, pending codes.
+    fn end_user_access(&mut self, user_id: u64, keep: Option<&str>) -> u64 {
+        let ended = self.end_sessions_of(user_id, keep);
+        self.codes.retain(|_, c| c.user_id != user_id);
+        ended + self.end_user_tokens(user_id)
     }
 
     fn issue_token(&mut self, t: &Token) -> Reply {
@@ -656,6 +687,7 @@ impl State {
 
 #[path = "state_oauth.rs"]
 mod oauth;
+pub use oauth::UserGrant;
 
 #[cfg(test)]
 #[path = "state_tests.rs"]

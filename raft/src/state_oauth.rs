@@ -3,12 +3,25 @@
 //! Single use is decided here, in the log's order, so it holds across nodes: the second of two
 //! concurrent redemptions of one code (or one refresh token) is the reuse, and ends the family.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use authd_auth::{AuthCode, Token, TokenKind};
+use serde::{Deserialize, Serialize};
 
 use super::{Key, Spent, State, key};
 use crate::command::{Applied, Rejected, Reply};
+
+/// A client a user authorized, as the "Connected applications" page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserGrant {
+    /// The client.
+    pub client_id: String,
+    /// Every scope its live tokens carry.
+    pub scopes: BTreeSet<String>,
+    /// When its oldest live token was issued, Unix ms.
+    pub since_ms: u64,
+}
 
 impl State {
     /// An authorization code by digest (redeemed ones too, until they expire).
@@ -42,13 +55,16 @@ impl State {
         Ok(Applied::Done)
     }
 
-    pub(super) fn redeem_code(
+    /// Redeem a code; with `max_families`, first end the (user, client) families that would
+    /// end first until the new one fits.
+    pub(super) fn redeem_code_capped(
         &mut self,
         digest: &str,
         client_id: &str,
         now_ms: u64,
         family: &str,
         tokens: &[Token],
+        max_families: Option<u32>,
     ) -> Reply {
         let code = self
             .codes
@@ -64,6 +80,9 @@ impl State {
         }
         // All or nothing: work on an O(1) copy and keep it only if every token was accepted.
         let mut next = self.clone();
+        if let Some(max) = max_families {
+            next.make_room(code.user_id, client_id, now_ms, max);
+        }
         next.issue_family(tokens, family, Some(code.user_id), client_id, now_ms)?;
         if let Some(c) = next.codes.get_mut(digest) {
             Arc::make_mut(c).redeemed_family = Some(family.to_owned());
@@ -159,6 +178,87 @@ impl State {
     fn end_family(&mut self, family: &str) -> u64 {
         let ds = self.family_digests(family);
         ds.iter().map(|d| u64::from(self.remove_token(d))).sum()
+    }
+
+    /// Live token families of (user, client) at `now_ms`, the one that ends first first.
+    fn live_families(&self, user_id: u64, client_id: &str, now_ms: u64) -> Vec<String> {
+        let mut ends: BTreeMap<&str, u64> = BTreeMap::new();
+        for t in self.user_client_tokens(user_id, client_id) {
+            if let Some(f) = t.family.as_deref().filter(|_| t.expires_ms > now_ms) {
+                let e = ends.entry(f).or_default();
+                *e = (*e).max(t.expires_ms);
+            }
+        }
+        let mut v: Vec<(u64, &str)> = ends.into_iter().map(|(f, e)| (e, f)).collect();
+        v.sort_unstable();
+        v.into_iter().map(|(_, f)| f.to_owned()).collect()
+    }
+
+    /// End the oldest live families of (user, client) so that one more stays within `max`.
+    fn make_room(&mut self, user_id: u64, client_id: &str, now_ms: u64, max: u32) {
+        let live = self.live_families(user_id, client_id, now_ms);
+        let keep = usize::try_from(max.max(1) - 1).unwrap_or(usize::MAX);
+        let excess = live.len().saturating_sub(keep);
+        for f in live.iter().take(excess) {
+            self.end_family(f);
+        }
+    }
+
+    /// Every token a user holds from one client (live or not yet expired away).
+    fn user_client_tokens<'a>(
+        &'a self,
+        user_id: u64,
+        client_id: &'a str,
+    ) -> impl Iterator<Item = &'a Arc<Token>> + 'a {
+        self.user_tokens
+            .range((user_id, key(""))..)
+            .take_while(move |(u, _)| *u == user_id)
+            .filter_map(|(_, d)| self.tokens.get(d))
+            .filter(move |t| t.client_id.as_deref() == Some(client_id))
+    }
+
+    /// The clients a user granted access that still holds live tokens, by client id.
+    pub fn user_grants(&self, user_id: u64, now_ms: u64) -> Vec<UserGrant> {
+        let mut grants: BTreeMap<String, UserGrant> = BTreeMap::new();
+        let tokens = self
+            .user_tokens
+            .range((user_id, key(""))..)
+            .take_while(|(u, _)| *u == user_id)
+            .filter_map(|(_, d)| self.tokens.get(d))
+            .filter(|t| t.expires_ms > now_ms);
+        for t in tokens {
+            let Some(cid) = &t.client_id else { continue };
+            let g = grants.entry(cid.clone()).or_insert_with(|| UserGrant {
+                client_id: cid.clone(),
+                scopes: BTreeSet::new(),
+                since_ms: t.created_ms,
+            });
+            g.scopes.extend(t.scopes.iter().cloned());
+            g.since_ms = g.since_ms.min(t.created_ms);
+        }
+        grants.into_values().collect()
+    }
+
+    /// End every token, family and pending code of (user, client).
+    pub(super) fn revoke_user_client(&mut self, user_id: u64, client_id: &str) -> u64 {
+        let ds: Vec<String> = self
+            .user_client_tokens(user_id, client_id)
+            .map(|t| t.digest.clone())
+            .collect();
+        self.codes
+            .retain(|_, c| c.user_id != user_id || c.client_id != client_id);
+        ds.iter().map(|d| u64::from(self.remove_token(d))).sum()
+    }
+
+    /// Make a code unusable and end whatever was issued from it.
+    pub(super) fn burn_code(&mut self, digest: &str) -> u64 {
+        match self.codes.remove(digest) {
+            Some(c) => c
+                .redeemed_family
+                .as_deref()
+                .map_or(0, |f| self.end_family(f)),
+            None => 0,
+        }
     }
 
     /// Forget codes and spent refresh tokens past their end.

@@ -181,8 +181,113 @@ fn codes_need_a_known_client_and_an_active_user() {
         s.apply(&Command::CreateCode(code("k3", 100))),
         Err(Rejected::Suspended)
     );
+    // Suspension burnt the user's pending codes.
     assert_eq!(
         s.apply(&redeem("k1", 10, "a1", "r1")),
-        Err(Rejected::Suspended)
+        Err(Rejected::InvalidGrant)
     );
+}
+
+fn capped(code: &str, family: &str, n: &str, max: u32, expires_ms: u64) -> Command {
+    let mut t = [
+        tok(&format!("a{n}"), TokenKind::Access),
+        tok(&format!("r{n}"), TokenKind::Refresh),
+    ];
+    for x in &mut t {
+        x.expires_ms = expires_ms;
+    }
+    Command::RedeemCodeCapped {
+        digest: code.into(),
+        client_id: "c1".into(),
+        now_ms: 10,
+        family: family.into(),
+        tokens: t.to_vec(),
+        max_families: max,
+    }
+}
+
+#[test]
+fn the_family_cap_ends_the_family_that_would_end_first() {
+    let mut s = setup();
+    for k in ["k2", "k3"] {
+        s.apply(&Command::CreateCode(code(k, 100))).unwrap();
+    }
+    s.apply(&capped("k1", "f1", "1", 2, 5_000)).unwrap();
+    s.apply(&capped("k2", "f2", "2", 2, 4_000)).unwrap();
+    assert_eq!(s.family_size("f1") + s.family_size("f2"), 4, "two fit");
+    s.apply(&capped("k3", "f3", "3", 2, 6_000)).unwrap();
+    assert_eq!(s.family_size("f2"), 0, "f2 ends first, so it made room");
+    assert_eq!((s.family_size("f1"), s.family_size("f3")), (2, 2));
+}
+
+#[test]
+fn a_burnt_code_redeems_no_more_and_ends_what_it_issued() {
+    let mut s = setup();
+    assert_eq!(
+        s.apply(&Command::BurnCode {
+            digest: "k1".into()
+        }),
+        Ok(Applied::Ended(0))
+    );
+    assert_eq!(
+        s.apply(&redeem("k1", 10, "a1", "r1")),
+        Err(Rejected::InvalidGrant)
+    );
+    s.apply(&Command::CreateCode(code("k2", 100))).unwrap();
+    let mut r = redeem("k2", 10, "a2", "r2");
+    if let Command::RedeemCode { family, .. } = &mut r {
+        *family = "f2".into();
+    }
+    s.apply(&r).unwrap();
+    assert_eq!(
+        s.apply(&Command::BurnCode {
+            digest: "k2".into()
+        }),
+        Ok(Applied::Ended(2))
+    );
+}
+
+#[test]
+fn ending_a_user_ends_sessions_tokens_and_codes_but_revoking_a_client_only_its_own() {
+    let mut s = setup();
+    s.apply(&redeem("k1", 10, "a1", "r1")).unwrap();
+    s.apply(&client("c2", 1)).unwrap();
+    let mut other = tok("x1", TokenKind::Access);
+    other.client_id = Some("c2".into());
+    s.apply(&Command::IssueToken(other)).unwrap();
+    s.apply(&Command::CreateCode(code("k2", 100))).unwrap();
+    let grants = s.user_grants(1, 10);
+    assert_eq!(
+        grants
+            .iter()
+            .map(|g| g.client_id.as_str())
+            .collect::<Vec<_>>(),
+        ["c1", "c2"]
+    );
+    assert_eq!(
+        s.apply(&Command::RevokeUserClient {
+            user_id: 1,
+            client_id: "c1".into()
+        }),
+        Ok(Applied::Ended(2))
+    );
+    assert!(
+        s.code("k2").is_none(),
+        "the pair's pending code is gone too"
+    );
+    assert!(s.live_token("x1", 10).is_some());
+    let end = Command::EndUserAccess {
+        user_id: 1,
+        keep_session: None,
+        password_hash: Some("new".into()),
+    };
+    assert_eq!(s.apply(&end), Ok(Applied::Ended(1)));
+    assert!(s.live_token("x1", 10).is_none());
+    assert_eq!(s.user(1).map(|u| u.password_hash.as_str()), Some("new"));
+    let unknown = Command::EndUserAccess {
+        user_id: 9,
+        keep_session: None,
+        password_hash: None,
+    };
+    assert_eq!(s.apply(&unknown), Err(Rejected::UnknownUser));
 }

@@ -101,6 +101,9 @@ pub struct ClusterConfig {
     /// `[signing]` keys (e.g. `upstream_alg = "EdDSA"`); the binary's defaults when empty.
     #[serde(skip_serializing_if = "toml::Table::is_empty")]
     pub signing: toml::Table,
+    /// `[oauth2]` keys (e.g. `max_families_per_user_client`); the binary's defaults when empty.
+    #[serde(skip_serializing_if = "toml::Table::is_empty")]
+    pub oauth2: toml::Table,
     pub nodes: Vec<NodeConfig>,
     /// `RUST_LOG` for every node of this cluster (not part of the file); overrides
     /// `AUTHD_TEST_RUST_LOG`.
@@ -158,6 +161,7 @@ impl ClusterConfig {
             web: toml::Table::new(),
             mail: toml::Table::new(),
             signing: toml::Table::new(),
+            oauth2: toml::Table::new(),
             rust_log: None,
             nodes,
         })

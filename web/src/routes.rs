@@ -8,15 +8,17 @@ use axum::response::IntoResponse;
 use axum::routing::{delete, get, post, put};
 use serde_json::json;
 
-use crate::accounts::Accounts;
 use crate::backend::Backend;
 use crate::{authn, headers, operator, pages};
 
 /// Every public route of a node, bound to its backend.
-pub fn router<B: Accounts + crate::oauth2::OAuthBackend>(backend: B) -> Router {
+pub fn router<B: pages::applications::ConnectedApps + crate::oauth2::OAuthBackend>(
+    backend: B,
+) -> Router {
     let hsts = backend.settings().cookie.secure;
+    let pages = pages::router::<B>().merge(pages::applications::router::<B>());
     Router::new()
-        .merge(headers::secure_pages(pages::router::<B>(), hsts))
+        .merge(headers::secure_pages(pages, hsts))
         .merge(headers::strict_transport(
             crate::oauth2::router::<B>(),
             hsts,

@@ -16,7 +16,7 @@ pub enum SessionsMsg {
     ),
     /// End one session.
     End(String, RpcReplyPort<Result<u64, BackendError>>),
-    /// End every session of a user.
+    /// End every session, token and grant of a user ("log out everywhere").
     EndAllOf(u64, RpcReplyPort<Result<u64, BackendError>>),
     /// Record an access token (already validated); replies with the entry's log index.
     IssueToken(Token, RpcReplyPort<Result<u64, BackendError>>),
@@ -67,7 +67,12 @@ impl Actor for SessionsActor {
             }
             SessionsMsg::EndAllOf(user_id, reply) => {
                 reply_later(reply, async move {
-                    deps.ended(Command::EndUserSessions { user_id }).await
+                    let cmd = Command::EndUserAccess {
+                        user_id,
+                        keep_session: None,
+                        password_hash: None,
+                    };
+                    deps.ended(cmd).await
                 });
             }
             SessionsMsg::IssueToken(token, reply) => {

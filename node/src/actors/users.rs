@@ -29,7 +29,7 @@ fn is_account_write(cmd: &Command) -> bool {
         Command::CreateUser(_)
         | Command::SetVerified { .. }
         | Command::UpdateProfile { .. }
-        | Command::ChangePassword { .. } => true,
+        | Command::EndUserAccess { .. } => true,
         Command::Once { then, .. } => is_account_write(then),
         _ => false,
     }

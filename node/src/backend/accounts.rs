@@ -259,10 +259,11 @@ impl Accounts for NodeBackend {
         let legacy = self.inner.legacy.clone();
         let new_password = password.clone();
         let password_hash = self.inner.hasher.hash(password).await.map_err(hash_error)?;
-        let change = Command::ChangePassword {
+        // The new password and the end of everything else the user holds: one entry.
+        let change = Command::EndUserAccess {
             user_id,
-            password_hash,
             keep_session,
+            password_hash: Some(password_hash),
         };
         let cmd = match link_nonce {
             Some(nonce) => Command::Once {

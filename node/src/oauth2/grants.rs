@@ -1,7 +1,7 @@
 //! The three grants of `POST /oauth2/token`. Reads and checks happen on local state; the
 //! single-use decisions (code redemption, refresh rotation) happen in the state machine.
 
-use authd_auth::{Client, TokenKind, grantable, pkce, split_bearer, token_digest};
+use authd_auth::{AuthCode, Client, TokenKind, grantable, pkce, split_bearer, token_digest};
 use authd_raft::{Applied, Command};
 use authd_web::BackendError;
 use authd_web::oauth2::{OAuthError, TokenResponse};
@@ -49,6 +49,34 @@ fn verdict(r: Result<Applied, authd_raft::Rejected>, what: &str) -> Result<(), O
     }
 }
 
+/// Why this client may not redeem this (live) code, if it may not: another client's code, a
+/// redirect URI other than the authorization request's, or a PKCE verifier that fails.
+fn redemption_fault(
+    c: &AuthCode,
+    client: &Client,
+    redirect_uri: Option<&str>,
+    verifier: Option<String>,
+) -> Option<&'static str> {
+    if c.client_id != client.id {
+        return Some("this code was issued to another client");
+    }
+    let redirect_ok = match (&c.redirect_uri, redirect_uri) {
+        (Some(a), Some(b)) => a == b,
+        (Some(_), None) => false,
+        (None, Some(b)) => client.redirect_uris.iter().any(|r| r == b),
+        (None, None) => true,
+    };
+    if !redirect_ok {
+        return Some("redirect_uri differs from the authorization request's");
+    }
+    let pkce_ok = match (&c.code_challenge, &verifier) {
+        (Some(ch), Some(v)) => pkce::verify(v, ch),
+        (None, None) => client.secret_digest.is_some(),
+        _ => false,
+    };
+    (!pkce_ok).then_some("PKCE verification failed")
+}
+
 impl NodeBackend {
     /// RFC 6749 §4.4: a confidential client acting for itself; no refresh token.
     pub(super) async fn client_credentials(
@@ -93,26 +121,19 @@ impl NodeBackend {
         }
         let now = now_ms();
         let c = found
-            .filter(|c| c.client_id == client.id && c.expires_ms > now)
-            .ok_or_else(|| OAuthError::grant("unknown, expired or foreign authorization code"))?;
-        let redirect_ok = match (&c.redirect_uri, &redirect_uri) {
-            (Some(a), Some(b)) => a == b,
-            (Some(_), None) => false,
-            (None, Some(b)) => client.redirect_uris.iter().any(|r| r == b),
-            (None, None) => true,
-        };
-        if !redirect_ok {
-            return Err(OAuthError::grant(
-                "redirect_uri differs from the authorization request's",
-            ));
-        }
-        let pkce_ok = match (&c.code_challenge, &verifier) {
-            (Some(ch), Some(v)) => pkce::verify(v, ch),
-            (None, None) => client.secret_digest.is_some(),
-            _ => false,
-        };
-        if !pkce_ok {
-            return Err(OAuthError::grant("PKCE verification failed"));
+            .filter(|c| c.expires_ms > now)
+            .ok_or_else(|| OAuthError::grant("unknown or expired authorization code"))?;
+        self.inner().grant_limits.user(c.user_id)?;
+        if let Some(why) = redemption_fault(&c, client, redirect_uri.as_deref(), verifier) {
+            // A failed redemption burns the code, as reuse does: whoever holds it now may be
+            // an attacker, so neither they nor the client get anything from it any more.
+            let (reply, _) = self.propose_oauth(Command::BurnCode { digest }).await?;
+            if let Err(rej) = reply {
+                tracing::warn!(error = %rej, "authorization code not burnt");
+            }
+            return Err(OAuthError::grant(format!(
+                "{why}; the authorization code is no longer valid"
+            )));
         }
         let scopes: Vec<String> = c.scopes.iter().cloned().collect();
         let (access, a) = new_token(
@@ -137,12 +158,13 @@ impl NodeBackend {
             tokens.push(rt);
             refresh = Some(r);
         }
-        let cmd = Command::RedeemCode {
+        let cmd = Command::RedeemCodeCapped {
             digest,
             client_id: client.id.clone(),
             now_ms: now,
             family: random_secret()?,
             tokens,
+            max_families: self.inner().grant_limits.max_families,
         };
         let (reply, idx) = self.propose_oauth(cmd).await?;
         verdict(reply, "authorization code")?;
@@ -182,6 +204,9 @@ impl NodeBackend {
         let mut pair = None;
         match live {
             Some(old) if old.client_id.as_deref() == Some(client.id.as_str()) => {
+                if let Some(uid) = old.user_id {
+                    self.inner().grant_limits.user(uid)?;
+                }
                 let requested = match &scope {
                     Some(s) => split_scope(s),
                     None => old.scopes.iter().map(String::as_str).collect(),

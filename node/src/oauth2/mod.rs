@@ -2,7 +2,11 @@
 //! grants (in `grants`), codes, introspection and revocation, all on local replicated state
 //! with writes through the OAuth2 actor.
 
+mod apps;
 mod grants;
+mod limits;
+
+pub use limits::GrantLimits;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -186,6 +190,7 @@ impl OAuthBackend for NodeBackend {
         grant: GrantRequest,
     ) -> Result<TokenResponse, OAuthError> {
         let client = self.authenticate(&auth)?;
+        self.inner().grant_limits.client(&client.id)?;
         let (name, allowed) = match &grant {
             GrantRequest::ClientCredentials { .. } => {
                 ("client_credentials", client.secret_digest.is_some())
@@ -223,6 +228,9 @@ impl OAuthBackend for NodeBackend {
     }
 
     async fn create_code(&self, req: CodeRequest) -> Result<String, OAuthError> {
+        let limits = &self.inner().grant_limits;
+        limits.user(req.user_id)?;
+        limits.client(&req.client_id)?;
         let secret = random_secret()?;
         let now = now_ms();
         let code = AuthCode {

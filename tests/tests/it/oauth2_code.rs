@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail, ensure};
 use authd_tests::{Cluster, wait_until};
 use serde_json::json;
 
-use crate::authd_http::{AuthReq, cookie_header, jwt_secret, verify_hs256, web_client, webs};
+use crate::authd_http::{AuthReq, Web, cookie_header, jwt_secret, verify_hs256, web_client, webs};
 use crate::oauth2_util::{
     authorize_path, bearer, bearer_everywhere, consent_form, decide, hidden_fields, post_form,
     query_param, register,
@@ -19,6 +19,12 @@ const CB: &str = "https://app.example/cb";
 /// RFC 7636 appendix B.
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// Consent on `w` to the request at `path`: a new code.
+async fn fresh_code(w: &Web, cookie: &str, path: &str) -> Result<String> {
+    let fields = consent_form(w, cookie, path).await?;
+    query_param(&decide(w, cookie, &fields, "approve").await?, "code").context("code")
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authorization_code_pkce_code_reuse_and_refresh_rotation_across_nodes() -> Result<()> {
@@ -212,7 +218,8 @@ async fn authorization_code_pkce_code_reuse_and_refresh_rotation_across_nodes() 
     );
     let code = query_param(&loc, "code").context("code")?;
 
-    // PKCE mismatch, redirect mismatch: invalid_grant (and the code survives them).
+    // PKCE mismatch, redirect mismatch: invalid_grant, and each burns its code (more in
+    // `oauth2_bounds`), so the exchange below needs a fresh one.
     let exchange = |code: &str, verifier: &str, redirect: &str| {
         vec![
             ("grant_type", "authorization_code".to_owned()),
@@ -232,8 +239,10 @@ async fn authorization_code_pkce_code_reuse_and_refresh_rotation_across_nodes() 
     };
     let r = send(1, exchange(&code, &"x".repeat(43), CB)).await?;
     ensure!(r.error(400)? == "invalid_grant", "PKCE mismatch: {r:?}");
+    let code = fresh_code(w2, &cookie, &path).await?;
     let r = send(1, exchange(&code, VERIFIER, "https://app.example/other")).await?;
     ensure!(r.error(400)? == "invalid_grant", "redirect mismatch: {r:?}");
+    let code = fresh_code(w3, &cookie, &path).await?;
     let r = send(1, exchange(&code, VERIFIER, CB)).await?;
     ensure!(
         r.field("scope")? == "profile:read submission:read",
@@ -447,6 +456,8 @@ async fn public_clients_must_use_pkce_and_authenticate_by_id_only() -> Result<()
     )
     .await?;
     ensure!(r.error(400)? == "invalid_grant", "no verifier: {r:?}");
+    // That burnt the code: a fresh one for the right redemption.
+    let code = fresh_code(w, &cookie, &path).await?;
     let r = post_form(
         &http,
         &url,

@@ -18,6 +18,7 @@ pub struct OAuthResp {
     pub cache_control: Option<String>,
     pub pragma: Option<String>,
     pub www_authenticate: Option<String>,
+    pub retry_after: Option<String>,
 }
 
 impl OAuthResp {
@@ -81,8 +82,12 @@ pub async fn post_form(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    let (cache_control, pragma, www_authenticate) =
-        (h("cache-control"), h("pragma"), h("www-authenticate"));
+    let (cache_control, pragma, www_authenticate, retry_after) = (
+        h("cache-control"),
+        h("pragma"),
+        h("www-authenticate"),
+        h("retry-after"),
+    );
     let status = r.status().as_u16();
     let text = r.text().await?;
     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
@@ -92,6 +97,7 @@ pub async fn post_form(
         cache_control,
         pragma,
         www_authenticate,
+        retry_after,
     })
 }
 
@@ -209,4 +215,154 @@ pub fn authorize_path(pairs: &[(&str, &str)]) -> String {
         "/oauth2/authorize?{}",
         crate::authd_http::form_encode(pairs)
     )
+}
+
+/// RFC 7636 appendix B's verifier and its S256 challenge.
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// A confidential client with the code and refresh grants, and the way to use it.
+#[derive(Clone)]
+pub struct CodeClient {
+    pub id: String,
+    pub secret: String,
+    pub redirect_uri: String,
+}
+
+impl CodeClient {
+    /// Register one owned by `owner` through node 1, allowed `scopes`.
+    pub async fn register(
+        cluster: &Cluster,
+        owner: &str,
+        name: &str,
+        scopes: &[&str],
+    ) -> Result<Self> {
+        let redirect_uri = "https://app.example/cb".to_owned();
+        let (id, secret) = register(
+            cluster,
+            1,
+            serde_json::json!({"name": name, "owner": owner, "redirect_uris": [redirect_uri],
+                "grant_types": ["authorization_code", "refresh_token"], "scopes": scopes}),
+        )
+        .await?;
+        Ok(CodeClient {
+            id,
+            secret: secret.context("no client secret")?,
+            redirect_uri,
+        })
+    }
+
+    /// The authorize path of a PKCE request.
+    pub fn authorize_path(&self) -> String {
+        authorize_path(&[
+            ("response_type", "code"),
+            ("client_id", &self.id),
+            ("redirect_uri", &self.redirect_uri),
+            ("state", "st"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ])
+    }
+
+    /// Consent on `web` as the user of `cookie`: the code.
+    pub async fn code(&self, web: &Web, cookie: &str) -> Result<String> {
+        let fields = consent_form(web, cookie, &self.authorize_path()).await?;
+        let loc = decide(web, cookie, &fields, "approve").await?;
+        query_param(&loc, "code").with_context(|| format!("no code in {loc}"))
+    }
+
+    /// POST a token request to node `node` with this client's Basic credentials.
+    pub async fn token(
+        &self,
+        http: &reqwest::Client,
+        cluster: &Cluster,
+        node: u64,
+        fields: &[(&str, &str)],
+    ) -> Result<OAuthResp> {
+        let u = url(cluster, node, "/oauth2/token")?;
+        post_form(http, &u, fields, Some((&self.id, &self.secret))).await
+    }
+
+    /// Redeem `code` on node `node` with the right verifier and redirect URI.
+    pub async fn redeem(
+        &self,
+        http: &reqwest::Client,
+        cluster: &Cluster,
+        node: u64,
+        code: &str,
+    ) -> Result<OAuthResp> {
+        let f = [
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", self.redirect_uri.as_str()),
+            ("code_verifier", VERIFIER),
+        ];
+        self.token(http, cluster, node, &f).await
+    }
+
+    /// Consent on `web`, redeem on node `node`: (access token, refresh token).
+    pub async fn tokens(
+        &self,
+        http: &reqwest::Client,
+        cluster: &Cluster,
+        web: &Web,
+        cookie: &str,
+        node: u64,
+    ) -> Result<(String, String)> {
+        let code = self.code(web, cookie).await?;
+        let r = self.redeem(http, cluster, node, &code).await?;
+        Ok((r.field("access_token")?, r.field("refresh_token")?))
+    }
+
+    /// The refresh grant on node `node`.
+    pub async fn refresh(
+        &self,
+        http: &reqwest::Client,
+        cluster: &Cluster,
+        node: u64,
+        refresh_token: &str,
+    ) -> Result<OAuthResp> {
+        let f = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ];
+        self.token(http, cluster, node, &f).await
+    }
+
+    /// On every node at once: the access token gets 401 from `/auth` and the refresh token
+    /// `invalid_grant` from the token endpoint.
+    pub async fn assert_dead(
+        &self,
+        http: &reqwest::Client,
+        cluster: &Cluster,
+        nodes: &[(u64, Web)],
+        (access, refresh): &(String, String),
+        what: &str,
+    ) -> Result<()> {
+        bearer_everywhere(nodes, access, 401)
+            .await
+            .with_context(|| format!("access token {what}"))?;
+        let answers =
+            futures::future::join_all(nodes.iter().map(|(id, _)| async move {
+                (*id, self.refresh(http, cluster, *id, refresh).await)
+            }))
+            .await;
+        for (id, r) in answers {
+            let r = r?;
+            ensure!(
+                r.error(400).ok().as_deref() == Some("invalid_grant"),
+                "node {id}: the refresh token {what}: {r:?}"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The client of node `n` among `webs`' answer.
+pub fn node_web(nodes: &[(u64, Web)], n: u64) -> Result<&Web> {
+    nodes
+        .iter()
+        .find(|(id, _)| *id == n)
+        .map(|(_, w)| w)
+        .with_context(|| format!("no node {n}"))
 }

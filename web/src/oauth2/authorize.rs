@@ -297,6 +297,14 @@ pub async fn decide<B: OAuthBackend>(
         code_challenge: p.owned("code_challenge"),
     };
     let code = b.create_code(req).await;
+    // Over the rate: a 429, and nothing for the audit log (a burst must not flood it).
+    if let Err(OAuthError {
+        retry_after: Some(secs),
+        ..
+    }) = &code
+    {
+        return pages::retry_later(*secs);
+    }
     consent(&match &code {
         Ok(_) => "approved".to_owned(),
         Err(e) => e.description.clone(),

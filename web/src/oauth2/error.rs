@@ -1,7 +1,7 @@
 //! RFC 6749 §5.2 error responses: the exact codes, statuses and headers clients rely on.
 
 use axum::Json;
-use axum::http::header::{CACHE_CONTROL, PRAGMA, WWW_AUTHENTICATE};
+use axum::http::header::{CACHE_CONTROL, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -60,6 +60,8 @@ pub struct OAuthError {
     pub description: String,
     /// The client authenticated with HTTP Basic (so `invalid_client` carries a challenge).
     pub basic: bool,
+    /// Over a rate limit: 429 with this `Retry-After` (seconds).
+    pub retry_after: Option<u64>,
 }
 
 impl OAuthError {
@@ -69,6 +71,16 @@ impl OAuthError {
             code,
             description: description.into(),
             basic: false,
+            retry_after: None,
+        }
+    }
+
+    /// Over a per-user or per-client rate: `temporarily_unavailable` (RFC 6749 §4.1.2.1's
+    /// "temporary overloading"), answered 429 with `Retry-After`.
+    pub fn rate_limited(d: impl Into<String>, retry_after_secs: u64) -> Self {
+        OAuthError {
+            retry_after: Some(retry_after_secs.max(1)),
+            ..Self::new(OAuthErrorCode::TemporarilyUnavailable, d)
         }
     }
 
@@ -93,10 +105,15 @@ impl OAuthError {
             code: OAuthErrorCode::InvalidClient,
             description: "client authentication failed".into(),
             basic,
+            retry_after: None,
         }
     }
 
-    fn status(&self) -> StatusCode {
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        if self.retry_after.is_some() {
+            return StatusCode::TOO_MANY_REQUESTS;
+        }
         match self.code {
             OAuthErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
             OAuthErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
@@ -124,6 +141,12 @@ impl IntoResponse for OAuthError {
                 WWW_AUTHENTICATE,
                 HeaderValue::from_static("Basic realm=\"authd\", charset=\"UTF-8\""),
             );
+        }
+        if let Some(v) = self
+            .retry_after
+            .and_then(|s| HeaderValue::from_str(&s.to_string()).ok())
+        {
+            r.headers_mut().insert(RETRY_AFTER, v);
         }
         no_store(r.headers_mut());
         r

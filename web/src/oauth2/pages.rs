@@ -83,6 +83,18 @@ pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
     )
 }
 
+/// 429 with `Retry-After`: too many grants for this user or client; nothing was granted.
+pub fn retry_later(retry_after_secs: u64) -> Response {
+    let mut r = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many authorizations in a short time. Wait a moment and start again from the application.",
+    );
+    if let Ok(v) = HeaderValue::from_str(&retry_after_secs.max(1).to_string()) {
+        r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+    }
+    r
+}
+
 /// 303 to `to`.
 pub fn see_other(to: &str) -> Response {
     match HeaderValue::from_str(to) {

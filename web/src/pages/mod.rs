@@ -3,6 +3,7 @@
 //! once logged in, to the session; a POST without a valid one changes nothing (403).
 
 mod account;
+pub mod applications;
 mod captcha;
 mod extract;
 pub mod fields;
