@@ -68,7 +68,8 @@ pub enum Command {
     CreateSession(Session),
     /// End one session (logout, "end session").
     EndSession { session_id: String },
-    /// End every session of a user ("log out everywhere"): one command, one entry.
+    /// End every session of a user: one command, one entry. No longer proposed (see
+    /// [`Command::EndUserAccess`]); kept so older log entries replay as they did.
     EndUserSessions { user_id: u64 },
     /// Register an API client.
     CreateClient(Client),
@@ -87,7 +88,8 @@ pub enum Command {
         forget_after_ms: u64,
         then: Box<Command>,
     },
-    /// New password and the end of every other session of the user (change or reset).
+    /// New password and the end of every other session of the user. No longer proposed (see
+    /// [`Command::EndUserAccess`]); kept so older log entries replay as they did.
     ChangePassword {
         user_id: u64,
         password_hash: String,

@@ -67,10 +67,13 @@ where
             r
         }
         Err(e) => {
-            if matches!(
-                e.code,
-                OAuthErrorCode::ServerError | OAuthErrorCode::TemporarilyUnavailable
-            ) {
+            // A rate-limited request is the client's doing: no warning per request.
+            if e.retry_after.is_none()
+                && matches!(
+                    e.code,
+                    OAuthErrorCode::ServerError | OAuthErrorCode::TemporarilyUnavailable
+                )
+            {
                 tracing::warn!(error = %e, "OAuth2 request failed on our side");
             }
             e.into_response()
