@@ -404,6 +404,21 @@ data_dir = "d1"
     }
 
     #[test]
+    fn oauth2_bounds_have_defaults_and_refuse_zero() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.file.oauth2.max_families_per_user_client, 5);
+        for key in [
+            "max_families_per_user_client",
+            "user_grant_burst",
+            "client_grants_per_sec",
+        ] {
+            let bad = format!("{GOOD}\n[oauth2]\n{key} = 0\n");
+            let e = parse(&bad).unwrap_err().to_string();
+            assert!(e.contains("[oauth2]") && e.contains(key), "{key}: {e}");
+        }
+    }
+
+    #[test]
     fn raft_via_names_other_nodes_only() {
         let two = format!(
             "{GOOD}\n[[nodes]]\nid = 2\nhttp = \"127.0.0.1:8082\"\nraft = \"127.0.0.1:9082\"\ndata_dir = \"d2\"\n"
