@@ -14,6 +14,6 @@ pub mod tokens;
 
 pub use ids::{RandomError, random_hex, split_bearer, token_digest};
 pub use model::{
-    AuthCode, Client, FullName, LegacyGrants, Profile, Session, Token, TokenKind, User,
+    AuditClass, AuthCode, Client, FullName, LegacyGrants, Profile, Session, Token, TokenKind, User,
 };
 pub use scope::{Scope, ScopeError, grantable, missing_scopes};

@@ -173,3 +173,17 @@ pub struct AuthCode {
     /// Set by the redemption: the token family it produced, so a second redemption can end it.
     pub redeemed_family: Option<String>,
 }
+
+/// Which bound an audit entry counts against, so noise of one kind never pushes out another:
+/// admin actions (the operator API), security events (refusals and lockouts, which anonymous
+/// clients can cause) and routine user events (logins, logouts, OAuth grants).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditClass {
+    /// An operator's action through the CLI or an admin token.
+    Admin,
+    /// A refusal or lockout.
+    Security,
+    /// A user's own routine event.
+    Routine,
+}

@@ -382,6 +382,8 @@ impl Backend for NodeBackend {
             target: r.target,
             ip: r.ip,
             outcome: r.outcome,
+            class: r.class,
+            count: 1,
         });
     }
 
@@ -420,6 +422,9 @@ impl Backend for NodeBackend {
                 target: e.event.target.clone(),
                 ip: e.event.ip.clone(),
                 outcome: e.event.outcome.clone(),
+                class: e.event.class,
+                count: e.event.count,
+                last: authd_auth::tokens::iso8601_ms(e.last_ms),
             })
             .collect();
         Page { items, next }

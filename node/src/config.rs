@@ -52,6 +52,9 @@ pub struct FileConfig {
     /// Brute-force limits.
     #[serde(default)]
     pub login: crate::config_accounts::LoginConfig,
+    /// Audit log bounds.
+    #[serde(default)]
+    pub audit: crate::config_audit::AuditConfig,
     /// Outgoing mail.
     #[serde(default)]
     pub mail: crate::config_accounts::MailConfig,
@@ -316,6 +319,7 @@ impl Config {
             .map_err(invalid)?;
         crate::config_signing::validate(&file.signing).map_err(invalid)?;
         crate::config_oauth2::validate(&file.oauth2).map_err(invalid)?;
+        file.audit.validate().map_err(invalid)?;
         Ok(Config { file, base_dir })
     }
 

@@ -76,6 +76,15 @@ pub struct LoginGuard {
     wake: Notify,
 }
 
+/// Why an attempt may not be made now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// The locked key (`user:<id>`, `login:<name>` or `ip:<address>`): what the lockout is of.
+    pub key: String,
+    /// Seconds until it may be tried again.
+    pub retry_after_secs: u64,
+}
+
 /// Holds an attempt's place among those being checked; released on drop.
 pub struct Attempt {
     guard: Arc<LoginGuard>,
@@ -118,16 +127,20 @@ impl LoginGuard {
         }
     }
 
-    /// Seconds until the attempt may be made, if it may not be made now; otherwise its place.
-    pub fn begin(self: &Arc<Self>, keys: AttemptKeys) -> Result<Attempt, u64> {
+    /// The attempt's place, or which key refuses it for how long.
+    pub fn begin(self: &Arc<Self>, keys: AttemptKeys) -> Result<Attempt, Refused> {
         let now = now_ms();
         let view = self.reader.load();
         let guards = view.state.guards();
-        let mut p = self.pending.lock().map_err(|_| 1u64)?;
+        let refused = |key: &String, retry_after_secs| Refused {
+            key: key.clone(),
+            retry_after_secs,
+        };
+        let mut p = self.pending.lock().map_err(|_| refused(&keys.account, 1))?;
         for k in keys.all() {
             let record = guards.failures(k);
             if let Some(until) = record.and_then(|f| f.locked_until(now)) {
-                return Err(until.saturating_sub(now).div_ceil(1000).max(1));
+                return Err(refused(k, until.saturating_sub(now).div_ceil(1000).max(1)));
             }
             let recorded = record.map_or(0, |f| f.count_within(now, self.policy.window_ms));
             let local =
@@ -135,7 +148,7 @@ impl LoginGuard {
             let checking = p.in_flight.get(k).copied().unwrap_or(0);
             if recorded + local + checking >= self.limit(k) {
                 // The limit is reached once these finish: wait for their outcome.
-                return Err(1);
+                return Err(refused(k, 1));
             }
         }
         for k in keys.all() {

@@ -8,6 +8,7 @@ mod backend;
 mod cli;
 mod config;
 mod config_accounts;
+mod config_audit;
 mod config_oauth2;
 mod config_signing;
 mod lease;
@@ -207,6 +208,7 @@ fn serve_spec(t: &Target, join: bool) -> Result<ServeSpec, ConfigError> {
                 web: WebConfig::default(),
                 secrets,
                 login: Default::default(),
+                audit: Default::default(),
                 mail: Default::default(),
                 passwords: Default::default(),
                 signing: Default::default(),
@@ -240,6 +242,7 @@ fn serve_spec(t: &Target, join: bool) -> Result<ServeSpec, ConfigError> {
                 web: cfg.file.web.clone(),
                 secrets,
                 login: cfg.file.login.clone(),
+                audit: cfg.file.audit.clone(),
                 mail: cfg.file.mail.clone(),
                 passwords: cfg.file.passwords.clone(),
                 signing: cfg.file.signing.clone(),

@@ -49,6 +49,8 @@ pub struct ServeSpec {
     pub secrets: Secrets,
     /// Brute-force limits.
     pub login: LoginConfig,
+    /// Audit log bounds.
+    pub audit: crate::config_audit::AuditConfig,
     /// Outgoing mail.
     pub mail: MailConfig,
     /// Password hashing pool.
@@ -304,7 +306,7 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
         hasher,
         lease,
         login_guard,
-        audit: crate::audit_sink::AuditSink::start(proposer.clone()),
+        audit: crate::audit_sink::AuditSink::start(proposer.clone(), spec.audit.bounds()),
         proposer,
         mailer,
         page_key: page_key(&spec.secrets.jwt)?,

@@ -107,6 +107,8 @@ pub enum Command {
     /// Append audit events a node collected (batched; never secrets).
     RecordAudit {
         events: Vec<crate::audit::AuditEvent>,
+        /// The proposing node's bounds, so every replica trims alike.
+        bounds: crate::audit::AuditBounds,
     },
     /// Record an OAuth2 authorization code.
     CreateCode(AuthCode),

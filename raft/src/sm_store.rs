@@ -28,7 +28,7 @@ use crate::types::{NodeAddr, NodeId, TypeConfig};
 
 const MAGIC: &[u8; 8] = b"AUTHDSNP";
 /// Bumped whenever the encoding of [`SnapshotBody`] changes; old files are refused, not misread.
-const FORMAT_VERSION: u8 = 6;
+const FORMAT_VERSION: u8 = 7;
 const SNAPSHOT_FILE: &str = "snapshot.bin";
 
 /// Why the state machine could not load or store a snapshot.

@@ -409,8 +409,8 @@ impl State {
                 self.guards.clear(key);
                 Ok(Applied::Done)
             }
-            Command::RecordAudit { events } => {
-                self.audit.record(events);
+            Command::RecordAudit { events, bounds } => {
+                self.audit.record(events, bounds);
                 Ok(Applied::Done)
             }
             Command::AddSigningKey {

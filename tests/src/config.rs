@@ -98,6 +98,9 @@ pub struct ClusterConfig {
     /// `[mail]` keys (e.g. `max_per_address`); the binary's defaults when empty.
     #[serde(skip_serializing_if = "toml::Table::is_empty")]
     pub mail: toml::Table,
+    /// `[audit]` keys (e.g. `security_entries`); the binary's defaults when empty.
+    #[serde(skip_serializing_if = "toml::Table::is_empty")]
+    pub audit: toml::Table,
     /// `[signing]` keys (e.g. `upstream_alg = "EdDSA"`); the binary's defaults when empty.
     #[serde(skip_serializing_if = "toml::Table::is_empty")]
     pub signing: toml::Table,
@@ -160,6 +163,7 @@ impl ClusterConfig {
             legacy: None,
             web: toml::Table::new(),
             mail: toml::Table::new(),
+            audit: toml::Table::new(),
             signing: toml::Table::new(),
             oauth2: toml::Table::new(),
             rust_log: None,

@@ -18,9 +18,15 @@ pub enum LoginError {
     /// Right password, but the e-mail address is not verified yet.
     #[error("e-mail not verified")]
     Unverified,
-    /// Too many failures for this account or address; try again after this many seconds.
-    #[error("locked for {0} s")]
-    Locked(u64),
+    /// Too many failures for this account or address; try again after `retry_after` seconds.
+    /// (The text is fixed, so the audit log merges repeats of one lockout.)
+    #[error("locked")]
+    Locked {
+        /// Seconds until the next attempt may be made.
+        retry_after: u64,
+        /// What is locked: `user:<id>`, `login:<name>` or `ip:<address>`.
+        key: String,
+    },
     /// The node could not finish the login.
     #[error(transparent)]
     Backend(#[from] BackendError),

@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 
+pub use authd_auth::AuditClass;
 use axum::Json;
 use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
 use axum::http::header::AUTHORIZATION;
@@ -28,6 +29,23 @@ pub struct AuditRecord {
     pub ip: String,
     /// `ok` or why not.
     pub outcome: String,
+    /// Which bound it counts against.
+    pub class: AuditClass,
+}
+
+/// The class of an event a user or an anonymous client causes (everything the admin API
+/// records is [`AuditClass::Admin`]): refusals and credential changes are security events,
+/// the rest is routine. Unknown actions are routine, so they can never crowd out the others.
+pub fn user_event_class(action: &str) -> AuditClass {
+    match action {
+        "login_failed"
+        | "lockout"
+        | "password_change"
+        | "password_reset"
+        | "oauth2_client_auth_failed"
+        | "oauth2_grant_refused" => AuditClass::Security,
+        _ => AuditClass::Routine,
+    }
 }
 
 /// An entry as `GET /api/v1/audit` shows it.
@@ -47,6 +65,12 @@ pub struct AuditView {
     pub ip: String,
     /// `ok` or why not.
     pub outcome: String,
+    /// `admin`, `security` or `routine`.
+    pub class: AuditClass,
+    /// Occurrences merged into this entry (repeats within `[audit] merge_secs`).
+    pub count: u32,
+    /// RFC 3339 of the latest occurrence.
+    pub last: String,
 }
 
 /// Who is calling an operator endpoint (authentication is [`Signed`]'s job).
@@ -125,6 +149,7 @@ impl Caller {
             target: target.to_owned(),
             ip: self.ip.clone(),
             outcome: outcome(result),
+            class: AuditClass::Admin,
         });
     }
 }

@@ -56,13 +56,16 @@ impl NodeBackend {
         let keys = AttemptKeys::new(user.as_deref(), &req.login, req.ip.as_deref());
         let attempt = match inner.login_guard.begin(keys) {
             Ok(a) => a,
-            Err(retry_after) => {
+            Err(refused) => {
                 tracing::info!(
                     ip = req.ip.as_deref().unwrap_or("-"),
                     "login refused: locked"
                 );
                 metrics::counter!("authd_logins_total", "outcome" => "locked").increment(1);
-                return Err(LoginError::Locked(retry_after));
+                return Err(LoginError::Locked {
+                    retry_after: refused.retry_after_secs,
+                    key: refused.key,
+                });
             }
         };
         if let Some(legacy) = &inner.legacy {

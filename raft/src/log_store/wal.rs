@@ -19,7 +19,7 @@ use crate::types::{NodeId, TypeConfig};
 /// File magic, so a stray file is never replayed as a log.
 pub(crate) const MAGIC: &[u8; 8] = b"AUTHDWAL";
 /// Bump on any incompatible change of [`WalRecord`] or the framing.
-pub(crate) const FORMAT_VERSION: u8 = 3;
+pub(crate) const FORMAT_VERSION: u8 = 4;
 /// Magic plus version byte.
 pub(crate) const HEADER_LEN: u64 = 9;
 /// `[u32 len][u32 crc]` before every payload.

@@ -10,6 +10,7 @@
 mod admin_api;
 mod api;
 mod audit;
+mod audit_bounds;
 mod auth_endpoint;
 mod auth_fuzz;
 mod authd_http;

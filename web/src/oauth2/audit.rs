@@ -23,6 +23,7 @@ pub fn record<B: OAuthBackend>(
         target: target.to_owned(),
         ip: addr.0.clone(),
         outcome: outcome.to_owned(),
+        class: crate::audit::user_event_class(action),
     });
 }
 

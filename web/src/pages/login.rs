@@ -146,12 +146,14 @@ pub async fn submit<B: Accounts>(
         )
     };
     let result = b.login(req).await;
-    let (action, actor) = match &result {
-        Ok(_) => ("login", login.as_str()),
-        Err(LoginError::Locked(_)) => ("lockout", "-"),
-        Err(_) => ("login_failed", "-"),
+    // A lockout is recorded under the locked key, so one client's refused attempts merge
+    // into one entry per key whatever names it tries.
+    let (action, actor, target) = match &result {
+        Ok(_) => ("login", login.as_str(), login.as_str()),
+        Err(LoginError::Locked { key, .. }) => ("lockout", "-", key.as_str()),
+        Err(_) => ("login_failed", "-", login.as_str()),
     };
-    ctx.audit(&b, actor, action, &login, &result);
+    ctx.audit(&b, actor, action, target, &result);
     match result {
         Ok(ok) => {
             let mut cookies = vec![b.settings().cookie.set(&ok.cookie, ok.max_age_secs)];
@@ -169,9 +171,9 @@ pub async fn submit<B: Accounts>(
                  follow it, then log in. Problems? Contact help@arxiv.org.",
             )
         }
-        Err(LoginError::Locked(secs)) => {
-            ctx.finish(&b, views::locked(ctx.chrome(&b, "Log in to arXiv"), secs))
-        }
+        Err(LoginError::Locked {
+            retry_after: secs, ..
+        }) => ctx.finish(&b, views::locked(ctx.chrome(&b, "Log in to arXiv"), secs)),
         Err(LoginError::Backend(BackendError::Unavailable(_))) => ctx.unavailable(&b),
         Err(LoginError::Backend(e)) => {
             tracing::error!(error = %e, "login failed");

@@ -212,6 +212,7 @@ impl Ctx {
             target: target.to_owned(),
             ip: self.ip.to_string(),
             outcome: crate::audit::outcome(result),
+            class: crate::audit::user_event_class(action),
         });
     }
 
