@@ -99,9 +99,18 @@ impl NgCookie {
         keys.sign(self)
     }
 
-    /// Verify signature, algorithm, expiry (no leeway) and the presence of every claim.
+    /// Verify signature, algorithm, the presence of every claim and both expiries (no
+    /// leeway): `exp` and the original's `expires`, which older readers trust, so a cookie
+    /// is never good for one reader and dead for another.
     pub fn decode(keys: &Hs256Keys, token: &str) -> Result<NgCookie, TokenError> {
-        keys.verify(token, 0)
+        let c: NgCookie = keys.verify(token, 0)?;
+        let expires =
+            time::OffsetDateTime::parse(&c.expires, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| TokenError::Invalid)?;
+        if expires <= time::OffsetDateTime::now_utc() {
+            return Err(TokenError::Expired);
+        }
+        Ok(c)
     }
 }
 
@@ -251,6 +260,23 @@ mod tests {
             Err(TokenError::Expired)
         );
         assert_eq!(NgCookie::decode(&k, "garbage"), Err(TokenError::Invalid));
+        // `expires` counts as much as `exp`: past or malformed, the cookie is refused.
+        let stale = NgCookie {
+            expires: iso8601_ms(1_000),
+            ..cookie(far)
+        };
+        assert_eq!(
+            NgCookie::decode(&k, &stale.encode(&k).unwrap()),
+            Err(TokenError::Expired)
+        );
+        let bad = NgCookie {
+            expires: "tomorrow".into(),
+            ..cookie(far)
+        };
+        assert_eq!(
+            NgCookie::decode(&k, &bad.encode(&k).unwrap()),
+            Err(TokenError::Invalid)
+        );
         // A token missing a claim (the original accepted cookies without nonce) is refused.
         #[derive(Serialize)]
         struct Partial {

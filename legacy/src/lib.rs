@@ -18,5 +18,5 @@ pub use account::{AccountRow, Refusal};
 pub use cookie::{CookieError, TapirCookie, encode_ip, first_valid};
 pub use db::LegacyDb;
 pub use error::{LegacyError, Result};
-pub use login::{LoginError, authenticate, open_session};
+pub use login::{LoginError, authenticate, check_account, find_account, open_session};
 pub use store::{Flag, NewAccount, SessionRow, TapirStore};

@@ -25,10 +25,25 @@ pub async fn authenticate(
     if !input_ok(login, password) {
         return Err(LoginError::Refused(Refusal::BadInput));
     }
-    let row = db
-        .account_by_login(login)
-        .await?
-        .ok_or(LoginError::Refused(Refusal::Unknown))?;
+    check_account(find_account(db, login, password).await?, password)
+}
+
+/// The account a login names, looked up once (§4.3 input rules first): its id keys the
+/// brute-force counter, so every spelling the database matches counts against one account.
+pub async fn find_account(
+    db: &impl TapirStore,
+    login: &str,
+    password: &str,
+) -> Result<Option<AccountRow>, LegacyError> {
+    if !input_ok(login, password) {
+        return Ok(None);
+    }
+    db.account_by_login(login).await
+}
+
+/// Check a looked-up account against §3.13 and the legacy password.
+pub fn check_account(row: Option<AccountRow>, password: &str) -> Result<AccountRow, LoginError> {
+    let row = row.ok_or(LoginError::Refused(Refusal::Unknown))?;
     row.check(password).map_err(LoginError::Refused)?;
     Ok(row)
 }

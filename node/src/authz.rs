@@ -8,16 +8,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use authd_auth::tokens::{
-    Authorizations, Hs256Keys, NgCookie, UpstreamClient, UpstreamSession, UpstreamUser, iso8601_ms,
+    Authorizations, Hs256Keys, UpstreamClient, UpstreamSession, UpstreamUser, iso8601_ms,
 };
 use authd_auth::{Session, User, missing_scopes, token_digest};
-use authd_legacy::TapirCookie;
 use authd_raft::State;
 use authd_raft::sm_store::StateReader;
-use authd_web::{AuthDecision, Credential};
-use subtle::ConstantTimeEq;
+use authd_web::accounts::PageSession;
+use authd_web::{AuthDecision, BrowserLookup, Credential};
 
 use crate::actors::now_ms;
+use crate::cookie_rule::{CookieRule, Found, LegacyCheck};
 use crate::lease::Lease;
 
 const SHARDS: usize = 16;
@@ -41,8 +41,8 @@ pub struct Authorizer {
     signer: crate::signing::UpstreamSigner,
     ttl_secs: u64,
     cache: [Mutex<HashMap<String, Cached>>; SHARDS],
-    /// Legacy mode: cookie secret and session lifetime for `tapir_session` values.
-    legacy: Option<(Vec<u8>, u64)>,
+    /// Which session a browser's cookies name (shared with the pages).
+    rule: CookieRule,
 }
 
 fn unauthorized(reason: &str, clear_cookie: bool) -> AuthDecision {
@@ -104,14 +104,33 @@ impl Authorizer {
             signer: crate::signing::UpstreamSigner::new(alg, jwt_secret),
             ttl_secs,
             cache: std::array::from_fn(|_| Mutex::new(HashMap::new())),
-            legacy: None,
+            rule: CookieRule::new(Hs256Keys::new(jwt_secret)),
         }
     }
 
-    /// Also accept `tapir_session` cookies signed with `secret`, valid for `duration` seconds.
-    pub fn with_legacy(mut self, (secret, duration): (Vec<u8>, u64)) -> Authorizer {
-        self.legacy = Some((secret, duration));
+    /// Also accept `tapir_session` cookies (legacy mode).
+    pub fn with_legacy(mut self, check: LegacyCheck) -> Authorizer {
+        self.rule = self.rule.with_legacy(check);
         self
+    }
+
+    /// The pages' view of a browser's cookies: the rule `/auth` applies, and the same refusal
+    /// to vouch for anything while this node's read lease is not current.
+    pub fn browser(&self, ng: &[String], tapir: &[String]) -> BrowserLookup {
+        let view = self.reader.load();
+        if !self.lease.is_current(view.last_applied) {
+            return BrowserLookup::NotCurrent;
+        }
+        let applied = view.last_applied.unwrap_or(0);
+        match self.rule.resolve(&view.state, applied, ng, tapir, now_ms()) {
+            Found::Live(s, u) => BrowserLookup::Session(PageSession {
+                session_id: s.id.clone(),
+                user_id: u.id,
+            }),
+            Found::None | Found::Conflict => BrowserLookup::Anonymous,
+            Found::Behind(idx) => BrowserLookup::Behind(idx),
+            Found::Legacy(v) => BrowserLookup::Legacy(v),
+        }
     }
 
     /// Keys for cookies (login issues them with the same secret).
@@ -130,29 +149,14 @@ impl Authorizer {
             return AuthDecision::NotCurrent;
         }
         let now = now_ms();
+        let applied = view.last_applied.unwrap_or(0);
         let decision = match credential {
-            Credential::Bearer(token) => self.bearer(
-                &view.state,
-                view.last_applied.unwrap_or(0),
-                &token,
-                required,
-                now,
-            ),
-            Credential::NgCookies(values) => self.cookie(
-                &view.state,
-                view.last_applied.unwrap_or(0),
-                &values,
-                required,
-                now,
-            ),
+            Credential::Bearer(token) => self.bearer(&view.state, applied, &token, required, now),
+            Credential::NgCookies(ng) => {
+                self.cookies(&view.state, applied, &ng, &[], required, now)
+            }
             Credential::Cookies { ng, tapir } => {
-                let applied = view.last_applied.unwrap_or(0);
-                match self.cookie(&view.state, applied, &ng, required, now) {
-                    AuthDecision::Unauthorized { .. } => {
-                        self.tapir(&view.state, &tapir, required, now)
-                    }
-                    d => d,
-                }
+                self.cookies(&view.state, applied, &ng, &tapir, required, now)
             }
         };
         let outcome = match &decision {
@@ -178,71 +182,25 @@ impl Authorizer {
         self.lease.is_current(applied)
     }
 
-    /// The first live session the NG cookie values name; `Err(Some(idx))` when a validly
-    /// signed one was created at a log index this node has not applied yet.
-    pub fn session_of<'s>(
-        &self,
-        st: &'s State,
-        applied: u64,
-        values: &[String],
-        now: u64,
-    ) -> Result<(&'s Arc<Session>, &'s Arc<User>), Option<u64>> {
-        let mut behind = None;
-        let found = values.iter().find_map(|v| {
-            let c = NgCookie::decode(&self.keys, v).ok()?;
-            let Some((s, u)) = st.live_session(&c.session_id, now) else {
-                // Validly signed but unknown here: created after what this node has applied?
-                if c.idx > applied {
-                    behind = behind.max(Some(c.idx));
-                }
-                return None;
-            };
-            let nonce_ok: bool = s.nonce.as_bytes().ct_eq(c.nonce.as_bytes()).into();
-            (nonce_ok && c.user_id == u.id.to_string()).then_some((s, u))
-        });
-        found.ok_or(behind)
-    }
-
-    fn cookie(
+    /// Browser cookies by the shared [`CookieRule`].
+    fn cookies(
         &self,
         st: &State,
         applied: u64,
-        values: &[String],
+        ng: &[String],
+        tapir: &[String],
         required: &[String],
         now: u64,
     ) -> AuthDecision {
-        let (s, u) = match self.session_of(st, applied, values, now) {
-            Ok(found) => found,
-            Err(Some(idx)) => return AuthDecision::Behind(idx),
-            Err(None) => return unauthorized("Not a valid user session token", true),
-        };
-        self.session(st, s, u, required, now)
-    }
-
-    /// `tapir_session` values in order: the first whose hash is right and whose linked session
-    /// is live wins. A right one this cluster has not seen yet (the legacy site's own login)
-    /// asks for one database check ([`AuthDecision::Legacy`]); an ended one is refused here.
-    fn tapir(&self, st: &State, values: &[String], required: &[String], now: u64) -> AuthDecision {
-        let Some((secret, duration)) = &self.legacy else {
-            return unauthorized("Not a valid user session token", true);
-        };
-        let mut unknown = None;
-        for v in values {
-            let Ok(c) = TapirCookie::verify(v, secret, now / 1000, *duration) else {
-                continue;
-            };
-            match st.live_tapir_session(c.session_id, now) {
-                Some((s, u)) if u.id == c.user_id => return self.session(st, s, u, required, now),
-                Some(_) => {}
-                None if st.tapir().is_ended(c.session_id) => {}
-                None => {
-                    unknown.get_or_insert_with(|| v.clone());
-                }
+        match self.rule.resolve(st, applied, ng, tapir, now) {
+            Found::Live(s, u) => self.session(st, s, u, required, now),
+            Found::None => unauthorized("Not a valid user session token", true),
+            Found::Conflict => {
+                metrics::counter!("authd_cookie_conflicts_total").increment(1);
+                unauthorized("session cookies of different users", true)
             }
-        }
-        match unknown {
-            Some(v) => AuthDecision::Legacy(v),
-            None => unauthorized("Not a valid legacy session", true),
+            Found::Behind(idx) => AuthDecision::Behind(idx),
+            Found::Legacy(v) => AuthDecision::Legacy(v),
         }
     }
 

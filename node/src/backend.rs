@@ -575,6 +575,10 @@ impl Backend for NodeBackend {
         self.inner.authorizer.authorize(credential, required)
     }
 
+    fn browser_session(&self, ng: &[String], tapir: &[String]) -> authd_web::BrowserLookup {
+        self.inner.authorizer.browser(ng, tapir)
+    }
+
     async fn wait_applied(&self, index: u64, timeout: Duration) -> bool {
         self.inner.reader.wait_applied(index, timeout).await.is_ok()
     }

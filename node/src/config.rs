@@ -186,6 +186,10 @@ pub struct SessionsConfig {
     pub ttl_secs: u64,
     /// How often the leader proposes dropping expired sessions and tokens.
     pub expire_every_secs: u64,
+    /// Live sessions one user may hold; a new login ends the oldest beyond it.
+    pub max_per_user: u32,
+    /// How long a login form's CSRF token (made before any session) is accepted.
+    pub login_csrf_ttl_secs: u64,
 }
 
 impl Default for SessionsConfig {
@@ -193,6 +197,8 @@ impl Default for SessionsConfig {
         SessionsConfig {
             ttl_secs: 36_000,
             expire_every_secs: 60,
+            max_per_user: 100,
+            login_csrf_ttl_secs: 7200,
         }
     }
 }
@@ -310,9 +316,15 @@ impl Config {
                 "[cookies] same_site must be Lax, Strict or None (None needs secure = true)".into(),
             ));
         }
-        if file.sessions.ttl_secs == 0 || file.sessions.expire_every_secs == 0 {
+        let s = &file.sessions;
+        if s.ttl_secs == 0
+            || s.expire_every_secs == 0
+            || s.max_per_user == 0
+            || s.login_csrf_ttl_secs == 0
+        {
             return Err(invalid(
-                "[sessions] ttl_secs and expire_every_secs must be > 0".into(),
+                "[sessions] ttl_secs, expire_every_secs, max_per_user and login_csrf_ttl_secs must be > 0"
+                    .into(),
             ));
         }
         crate::config_accounts::validate(&file.login, &file.mail, &file.passwords)

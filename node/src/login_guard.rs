@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use authd_auth::User;
 use authd_raft::Command;
 use authd_raft::guard::FailureCount;
 use authd_raft::sm_store::StateReader;
@@ -41,11 +40,12 @@ pub struct AttemptKeys {
 }
 
 impl AttemptKeys {
-    /// An existing account counts by id (so username and e-mail share a count); an unknown
-    /// name counts by its folded form, so it locks exactly like a real one (no enumeration).
-    pub fn new(user: Option<&User>, login: &str, ip: Option<&str>) -> AttemptKeys {
-        let account = match user {
-            Some(u) => format!("user:{}", u.id),
+    /// An existing account counts by its id (so username, e-mail and every spelling that
+    /// finds it share a count); an unknown name counts by its folded form, so it locks exactly
+    /// like a real one (no enumeration).
+    pub fn new(account_id: Option<u64>, login: &str, ip: Option<&str>) -> AttemptKeys {
+        let account = match account_id {
+            Some(id) => format!("user:{id}"),
             None => format!("login:{}", login.trim().to_lowercase()),
         };
         AttemptKeys {

@@ -11,6 +11,7 @@ mod config_accounts;
 mod config_audit;
 mod config_oauth2;
 mod config_signing;
+mod cookie_rule;
 mod lease;
 mod legacy;
 mod login_guard;

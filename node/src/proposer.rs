@@ -260,9 +260,10 @@ enum LeaderError {
 
 /// Leader: commit, apply, then make the entry visible on every node before answering.
 async fn commit_visible(ctx: &Ctx, batch: Batch) -> Result<ForwardOk, LeaderError> {
-    let visibility = batch.visibility();
+    let acknowledge = batch.acknowledge();
     match ctx.raft.client_write(batch).await {
         Ok(resp) => {
+            let visibility = acknowledge.after(&resp.data);
             ctx.lease
                 .wait_visible(&ctx.raft, &ctx.network, resp.log_id.index, visibility)
                 .await;
@@ -294,7 +295,7 @@ async fn leader_moved(raft: &Raft, leader: u64) {
 
 async fn forward(ctx: &Ctx, leader: u64, addr: &str, batch: Batch) -> Attempt {
     metrics::counter!("authd_forwarded_writes_total").increment(1);
-    let visibility = batch.visibility();
+    let acknowledge = batch.acknowledge();
     let retry_safe = batch.idempotent();
     let rpc = Rpc::Forward(batch);
     let peer = ctx.network.peer(addr);
@@ -311,7 +312,7 @@ async fn forward(ctx: &Ctx, leader: u64, addr: &str, batch: Batch) -> Attempt {
         Ok(RpcReply::Forward(Ok(ForwardOk { log_index, reply }))) => {
             // The leader made it visible on every reachable node (this one included) if the
             // batch needed that; make sure this node, which answers the client, has it too.
-            if visibility > Visibility::Committed
+            if acknowledge.after(&reply) > Visibility::Committed
                 && let Err(e) = ctx.reader.wait_applied(log_index, FORWARD_TIMEOUT).await
             {
                 tracing::warn!(log_index, error = %e, "forwarded write committed but not yet applied here");

@@ -207,6 +207,7 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
         reader: reader.clone(),
         hasher: hasher.clone(),
         session_ttl_secs: spec.sessions.ttl_secs,
+        max_sessions_per_user: spec.sessions.max_per_user,
     };
     let slots = Arc::new(ActorSlots::default());
     let ng_cookie = CookieSettings {
@@ -284,7 +285,7 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
         spec.web.jwt_ttl_secs,
     );
     if let Some(l) = &legacy {
-        authorizer = authorizer.with_legacy(l.check_params());
+        authorizer = authorizer.with_legacy(l.check());
     }
     let settings = WebSettings {
         cookie: ng_cookie,
@@ -293,6 +294,8 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
         default_next_page: spec.web.default_next_page.clone(),
         require_auth: spec.web.require_auth,
         trusted_proxies: spec.web.trusted_proxies.clone(),
+        login_csrf_ttl_secs: spec.sessions.login_csrf_ttl_secs,
+        max_sessions_per_user: spec.sessions.max_per_user,
     };
     let backend = NodeBackend::new(Parts {
         raft: raft.clone(),

@@ -170,6 +170,9 @@ pub enum Command {
     /// A failed redemption (wrong verifier, redirect URI or client) burns the code: it can no
     /// longer be redeemed, and anything already issued from it ends.
     BurnCode { digest: String },
+    /// Start a login session and end the user's oldest live sessions beyond `max_per_user`,
+    /// decided here so every replica ends the same ones. Replies `Ended(n)`.
+    CreateCappedSession { session: Session, max_per_user: u32 },
 }
 
 /// What a successful command did.
@@ -250,6 +253,7 @@ impl Command {
     pub fn visibility(&self) -> Visibility {
         match self {
             Command::CreateSession(_)
+            | Command::CreateCappedSession { .. }
             | Command::IssueToken(_)
             | Command::Expire { .. }
             | Command::ClearLoginFailures { .. }
@@ -301,6 +305,7 @@ impl Command {
             self,
             Command::CreateUser(_)
                 | Command::CreateSession(_)
+                | Command::CreateCappedSession { .. }
                 | Command::CreateClient(_)
                 | Command::IssueToken(_)
                 | Command::RevokeClient { .. }
@@ -334,6 +339,44 @@ impl Batch {
             .map(Command::visibility)
             .max()
             .unwrap_or(Visibility::Committed)
+    }
+
+    /// What acknowledging the batch requires, before and after it applied.
+    pub fn acknowledge(&self) -> Acknowledge {
+        Acknowledge {
+            before: self.visibility(),
+            capped: self
+                .0
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| matches!(c, Command::CreateCappedSession { .. }))
+                .map(|(i, _)| i)
+                .collect(),
+        }
+    }
+}
+
+/// A batch's acknowledgement rule, kept while the batch itself goes to Raft: a login that
+/// ended older sessions (the cap) is acknowledged like any revocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acknowledge {
+    before: Visibility,
+    /// Positions of [`Command::CreateCappedSession`] in the batch.
+    capped: Vec<usize>,
+}
+
+impl Acknowledge {
+    /// The requirement given the batch's replies.
+    pub fn after(&self, replies: &BatchReply) -> Visibility {
+        let ended = self
+            .capped
+            .iter()
+            .any(|i| matches!(replies.0.get(*i), Some(Ok(Applied::Ended(n))) if *n > 0));
+        if ended {
+            Visibility::Revoked.max(self.before)
+        } else {
+            self.before
+        }
     }
 }
 

@@ -116,6 +116,13 @@ impl Guards {
         true
     }
 
+    /// Keep a notice under `key` until `until_ms` (the later deadline wins). Notices share
+    /// the single-use keys' map (namespaced keys), so the state's encoding stays the same.
+    pub fn note(&mut self, key: &str, until_ms: u64) {
+        let until = self.used.get(key).map_or(until_ms, |u| (*u).max(until_ms));
+        self.used.insert(Arc::from(key), until);
+    }
+
     /// Drop what can no longer matter at `now_ms`; returns how many records went.
     pub fn expire(&mut self, now_ms: u64) -> u64 {
         let dead_used: Vec<Arc<str>> = self

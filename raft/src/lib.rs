@@ -50,6 +50,6 @@ pub mod state;
 pub mod tapir;
 pub mod types;
 
-pub use command::{Applied, Batch, BatchReply, Command, Rejected, Reply, Visibility};
+pub use command::{Acknowledge, Applied, Batch, BatchReply, Command, Rejected, Reply, Visibility};
 pub use state::State;
 pub use types::{NodeAddr, NodeId, Raft, TypeConfig};

@@ -142,6 +142,11 @@ fn key(s: &str) -> Key {
     Arc::from(s)
 }
 
+/// The notice key of [`State::sessions_capped`].
+fn session_cap_key(user_id: u64) -> String {
+    format!("session-cap:{user_id}")
+}
+
 fn fold(s: &str) -> String {
     s.trim().to_lowercase()
 }
@@ -333,6 +338,13 @@ impl State {
                 u.scopes.remove(scope);
             }),
             Command::CreateSession(s) => self.create_session(s),
+            Command::CreateCappedSession {
+                session,
+                max_per_user,
+            } => {
+                self.create_session(session)?;
+                Ok(Applied::Ended(self.cap_sessions(session, *max_per_user)))
+            }
             Command::EndSession { session_id } => {
                 Ok(Applied::Ended(u64::from(self.end_session(session_id))))
             }
@@ -532,6 +544,37 @@ impl State {
         self.user_sessions.insert((s.user_id, id.clone()));
         self.sessions.insert(id, Arc::new(s.clone()));
         Ok(Applied::Done)
+    }
+
+    /// End the oldest live sessions of `new`'s user (by start, then id; never `new` itself)
+    /// beyond `max`, and leave the user a notice that lasts as long as `new`.
+    fn cap_sessions(&mut self, new: &Session, max: u32) -> u64 {
+        let now = new.created_ms;
+        let mut live: Vec<(u64, Key)> = self
+            .sessions_of(new.user_id)
+            .into_iter()
+            .filter(|s| s.expires_ms > now && s.id != new.id)
+            .map(|s| (s.created_ms, key(&s.id)))
+            .collect();
+        let keep = usize::try_from(max).unwrap_or(usize::MAX).saturating_sub(1);
+        if live.len() <= keep {
+            return 0;
+        }
+        live.sort();
+        let excess = live.len() - keep;
+        let ended = live
+            .iter()
+            .take(excess)
+            .map(|(_, id)| u64::from(self.end_session(id)))
+            .sum();
+        self.guards
+            .note(&session_cap_key(new.user_id), new.expires_ms);
+        ended
+    }
+
+    /// Whether the session cap ended some of the user's sessions (while the notice lasts).
+    pub fn sessions_capped(&self, user_id: u64) -> bool {
+        self.guards.is_used(&session_cap_key(user_id))
     }
 
     fn end_session(&mut self, id: &str) -> bool {

@@ -432,3 +432,47 @@ fn login_failures_lock_through_commands() {
     let f = s.guards().failures("user:1").unwrap();
     assert_eq!(f.locked_until(1_000), Some(61_000));
 }
+
+fn capped(id: &str, user_id: u64, created_ms: u64, max_per_user: u32) -> Command {
+    Command::CreateCappedSession {
+        session: Session {
+            id: id.into(),
+            user_id,
+            nonce: "n".into(),
+            created_ms,
+            expires_ms: 1_000_000,
+            ip: None,
+            user_agent: None,
+            tapir_session_id: None,
+        },
+        max_per_user,
+    }
+}
+
+#[test]
+fn the_session_cap_ends_the_oldest_and_leaves_a_notice() {
+    let mut st = State::default();
+    st.apply(&new_user("capper")).unwrap();
+    // Started out of id order: the cap goes by start time, not by id.
+    for (id, t) in [("s-b", 10), ("s-a", 20), ("s-c", 30)] {
+        assert_eq!(st.apply(&capped(id, 1, t, 3)), Ok(Applied::Ended(0)));
+    }
+    assert!(!st.sessions_capped(1));
+    assert_eq!(st.apply(&capped("s-d", 1, 40, 3)), Ok(Applied::Ended(1)));
+    assert!(st.session("s-b").is_none(), "the oldest went");
+    for id in ["s-a", "s-c", "s-d"] {
+        assert!(st.session(id).is_some(), "{id} stays");
+    }
+    assert!(st.sessions_capped(1));
+    // A lower cap (config changed) ends as many as needed, never the new session.
+    assert_eq!(st.apply(&capped("s-e", 1, 5, 1)), Ok(Applied::Ended(3)));
+    assert_eq!(st.sessions_of(1).len(), 1);
+    assert!(st.session("s-e").is_some());
+    // Acknowledged like a revocation only when it ended something.
+    let batch = crate::Batch(vec![capped("s-f", 1, 50, 9)]);
+    let ack = batch.acknowledge();
+    let ended = crate::BatchReply(vec![Ok(Applied::Ended(1))]);
+    let none = crate::BatchReply(vec![Ok(Applied::Ended(0))]);
+    assert_eq!(ack.after(&ended), crate::Visibility::Revoked);
+    assert_eq!(ack.after(&none), crate::Visibility::Committed);
+}

@@ -45,11 +45,18 @@ pub struct SessionsTuning {
     pub ttl_secs: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expire_every_secs: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_per_user: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login_csrf_ttl_secs: Option<u64>,
 }
 
 impl SessionsTuning {
     fn is_empty(&self) -> bool {
-        self.ttl_secs.is_none() && self.expire_every_secs.is_none()
+        self.ttl_secs.is_none()
+            && self.expire_every_secs.is_none()
+            && self.max_per_user.is_none()
+            && self.login_csrf_ttl_secs.is_none()
     }
 }
 

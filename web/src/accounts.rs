@@ -102,13 +102,6 @@ pub trait Accounts: Backend {
     fn account_by_login(&self, login: &str) -> Option<Account>;
     /// A digest of the current password hash: reset links die once the password changes.
     fn password_binding(&self, user_id: u64) -> Option<String>;
-    /// The live session the NG cookie values name (waiting briefly if it is newer than this
-    /// node's state), or `None`; `Err` when this node may not vouch for a session because its
-    /// read lease is not current (it might not have seen a revocation).
-    fn page_session(
-        &self,
-        cookies: Vec<String>,
-    ) -> impl Future<Output = Result<Option<PageSession>, NotCurrent>> + Send;
     /// Create an unverified account; the captcha nonce is burnt in the same command.
     fn register(
         &self,
@@ -141,6 +134,8 @@ pub trait Accounts: Backend {
     ) -> impl Future<Output = Result<u64, BackendError>> + Send;
     /// The user's live sessions, newest first.
     fn own_sessions(&self, user_id: u64) -> Vec<SessionView>;
+    /// Whether the per-user session cap recently ended some of the user's sessions.
+    fn sessions_capped(&self, user_id: u64) -> bool;
     /// Send (or, without SMTP, store in the outbox) one plain-text mail.
     fn send_mail(
         &self,

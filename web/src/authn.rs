@@ -11,7 +11,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::backend::{AuthDecision, Backend, BackendError, Credential};
+use crate::accounts::{NotCurrent, PageSession};
+use crate::backend::{AuthDecision, Backend, BackendError, BrowserLookup, Credential, WebSettings};
 use crate::cookies;
 
 /// Request header NGINX sets to name the scopes a location needs (space-separated, all required).
@@ -85,6 +86,105 @@ pub fn with_legacy(
     }
 }
 
+/// The session cookie values a browser sent: every NG value, then (legacy mode) every
+/// `tapir_session` value, in order.
+pub fn browser_cookies(headers: &HeaderMap, settings: &WebSettings) -> (Vec<String>, Vec<String>) {
+    let ng = cookies::values(headers, &settings.cookie.name);
+    let tapir = settings
+        .legacy_cookie
+        .as_ref()
+        .map(|l| cookies::values(headers, &l.name))
+        .unwrap_or_default();
+    (ng, tapir)
+}
+
+/// What a decision still needs before it is final.
+pub enum Pending {
+    /// A read-lease renewal.
+    Lease,
+    /// This node to apply a log index.
+    Applied(u64),
+    /// One database check of a legacy cookie.
+    Legacy(String),
+}
+
+/// A decision that may be pending on this node catching up.
+pub trait Settles {
+    /// What it waits for, if anything.
+    fn pending(&self) -> Option<Pending>;
+}
+
+impl Settles for AuthDecision {
+    fn pending(&self) -> Option<Pending> {
+        match self {
+            AuthDecision::NotCurrent => Some(Pending::Lease),
+            AuthDecision::Behind(i) => Some(Pending::Applied(*i)),
+            AuthDecision::Legacy(v) => Some(Pending::Legacy(v.clone())),
+            _ => None,
+        }
+    }
+}
+
+impl Settles for BrowserLookup {
+    fn pending(&self) -> Option<Pending> {
+        match self {
+            BrowserLookup::NotCurrent => Some(Pending::Lease),
+            BrowserLookup::Behind(i) => Some(Pending::Applied(*i)),
+            BrowserLookup::Legacy(v) => Some(Pending::Legacy(v.clone())),
+            _ => None,
+        }
+    }
+}
+
+/// Most waits one request may cost (a lease renewal, a catch-up, a legacy check or two).
+const ROUNDS: usize = 4;
+
+/// Decide; while the decision is pending, do what it needs (wait for a late lease renewal or
+/// for a session created through another node, check a new legacy cookie once) and decide
+/// again. The one place `/auth` and the pages wait. `Err`: why this node cannot answer (503).
+pub async fn settle<B: Backend, D: Settles>(b: &B, decide: impl Fn() -> D) -> Result<D, String> {
+    for _ in 0..ROUNDS {
+        let d = decide();
+        match d.pending() {
+            None => return Ok(d),
+            Some(Pending::Lease) => {
+                if !b.wait_lease(LEASE_WAIT).await {
+                    return Err("this node is not current with the cluster; retry".into());
+                }
+            }
+            Some(Pending::Applied(index)) => {
+                if !b.wait_applied(index, BEHIND_WAIT).await {
+                    return Err("this node is behind the cluster; retry".into());
+                }
+            }
+            // A refused cookie is remembered, so the next decision ignores it.
+            Some(Pending::Legacy(value)) => {
+                if let Err(BackendError::Unavailable(why)) = b.validate_legacy(value).await {
+                    return Err(why);
+                }
+            }
+        }
+    }
+    Err("this node is behind the cluster; retry".into())
+}
+
+/// The pages' login: the session the browser's cookies name by `/auth`'s rule, or `None`;
+/// `Err` when this node may not vouch for one now.
+pub async fn browser_session<B: Backend>(
+    b: &B,
+    headers: &HeaderMap,
+) -> Result<Option<PageSession>, NotCurrent> {
+    let (ng, tapir) = browser_cookies(headers, b.settings());
+    if ng.is_empty() && tapir.is_empty() {
+        return Ok(None);
+    }
+    match settle(b, || b.browser_session(&ng, &tapir)).await {
+        Ok(BrowserLookup::Session(s)) => Ok(Some(s)),
+        Ok(_) => Ok(None),
+        Err(_) => Err(NotCurrent),
+    }
+}
+
 /// The handler.
 pub async fn auth<B: Backend>(State(b): State<B>, headers: HeaderMap) -> Response {
     let settings = b.settings();
@@ -100,38 +200,9 @@ pub async fn auth<B: Backend>(State(b): State<B>, headers: HeaderMap) -> Respons
         None => cred,
     };
     let anonymous_ok = !settings.require_auth && required.is_empty();
-    let mut decision = b.authorize(cred.clone(), &required);
-    if let AuthDecision::NotCurrent = decision {
-        // A late lease renewal (a busy CPU, a slow round trip): one renewal period is worth
-        // waiting for rather than failing the request.
-        decision = if b.wait_lease(LEASE_WAIT).await {
-            b.authorize(cred.clone(), &required)
-        } else {
-            AuthDecision::NotCurrent
-        };
-    }
-    if let AuthDecision::Behind(index) = decision {
-        // A session created moments ago through another node: wait for it to arrive here.
-        decision = if b.wait_applied(index, BEHIND_WAIT).await {
-            b.authorize(cred.clone(), &required)
-        } else {
-            AuthDecision::Unavailable("this node is behind the cluster; retry".into())
-        };
-    }
-    if let AuthDecision::Legacy(value) = decision {
-        // The legacy site's own login: validated once (one database check), then from state.
-        decision = match b.validate_legacy(value).await {
-            Ok(()) => match b.authorize(cred, &required) {
-                AuthDecision::Legacy(_) => AuthDecision::Unavailable("retry".into()),
-                d => d,
-            },
-            Err(BackendError::Unavailable(why)) => AuthDecision::Unavailable(why),
-            Err(_) => AuthDecision::Unauthorized {
-                reason: "Not a valid legacy session".into(),
-                clear_cookie: true,
-            },
-        };
-    }
+    let decision = settle(&b, || b.authorize(cred.clone(), &required))
+        .await
+        .unwrap_or_else(AuthDecision::Unavailable);
     let mut resp = match decision {
         AuthDecision::Anonymous if anonymous_ok => StatusCode::OK.into_response(),
         AuthDecision::Anonymous => reason(StatusCode::UNAUTHORIZED, "authentication required"),
@@ -152,8 +223,7 @@ pub async fn auth<B: Backend>(State(b): State<B>, headers: HeaderMap) -> Respons
         } => {
             let mut r = reason(StatusCode::UNAUTHORIZED, &why);
             if clear_cookie {
-                let legacy = settings.legacy_cookie.iter().map(|l| l.clear());
-                for c in std::iter::once(settings.cookie.clear()).chain(legacy) {
+                for c in settings.logout_cookies() {
                     if let Ok(v) = HeaderValue::from_str(&c) {
                         r.headers_mut().append(SET_COOKIE, v);
                     }

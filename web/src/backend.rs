@@ -195,6 +195,21 @@ pub enum AuthDecision {
     Legacy(String),
 }
 
+/// A browser's session as the cookie rule `/auth` applies decides it, for the pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BrowserLookup {
+    /// Not logged in: no valid session, or valid sessions of different users.
+    Anonymous,
+    /// The live session the cookies name.
+    Session(crate::accounts::PageSession),
+    /// As [`AuthDecision::NotCurrent`].
+    NotCurrent,
+    /// As [`AuthDecision::Behind`].
+    Behind(u64),
+    /// As [`AuthDecision::Legacy`].
+    Legacy(String),
+}
+
 /// A login attempt.
 #[derive(Debug, Clone)]
 pub struct LoginRequest {
@@ -234,6 +249,10 @@ pub struct WebSettings {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Legacy mode: the `tapir_session` cookie, read by `/auth` and cleared on logout.
     pub legacy_cookie: Option<crate::cookies::CookieSettings>,
+    /// How long a form token made before login (no session yet) is accepted.
+    pub login_csrf_ttl_secs: u64,
+    /// Live sessions one user may hold (shown when the cap ended some).
+    pub max_sessions_per_user: u32,
 }
 
 /// `POST /api/v1/clients` (and `authd client add`).
@@ -434,6 +453,9 @@ pub trait Backend: Clone + Send + Sync + 'static {
     /// The `/auth` decision, from local replicated state only: no I/O, no await.
     fn authorize(&self, credential: Option<Credential>, required_scopes: &[String])
     -> AuthDecision;
+    /// The session a browser's NG and (legacy mode) `tapir_session` cookie values name, by
+    /// the same rule as [`Backend::authorize`]; from local state only.
+    fn browser_session(&self, ng: &[String], tapir: &[String]) -> BrowserLookup;
     /// Resolve once this node's read lease was renewed (true), or after `timeout` (false).
     fn wait_lease(&self, timeout: std::time::Duration) -> impl Future<Output = bool> + Send;
     /// Resolve once this node applied `index` (true), or after `timeout` (false).

@@ -67,6 +67,49 @@ impl CookieSettings {
     }
 }
 
+/// The classic site's submission-UI cookie, set host-only (reference §2.5).
+const SUBMIT_SESSION: &str = "submit_session";
+/// The classic site's "remember me" cookie (reference §2.4, §2.6).
+const TAPIR_PERMANENT: &str = "tapir_permanent";
+
+impl crate::backend::WebSettings {
+    /// `Set-Cookie` values that end a browser's login (logout, a dead cookie on `/auth`): the
+    /// NG cookie and, in legacy mode, `tapir_session`, the classic `submit_session` (host-only)
+    /// and `tapir_permanent` (host-only and for the cookie domain with and without its leading
+    /// dot, as the original cleared it), so the classic site cannot log the user back in.
+    pub fn logout_cookies(&self) -> Vec<String> {
+        let mut out = vec![self.cookie.clear()];
+        let Some(legacy) = &self.legacy_cookie else {
+            return out;
+        };
+        out.push(legacy.clear());
+        let host_only = |name: &str| CookieSettings {
+            name: name.to_owned(),
+            domain: None,
+            ..legacy.clone()
+        };
+        out.push(host_only(SUBMIT_SESSION).clear());
+        let permanent = host_only(TAPIR_PERMANENT);
+        out.push(permanent.clear());
+        let mut domains: Vec<&str> = Vec::new();
+        if let Some(d) = &legacy.domain {
+            domains.push(d);
+            domains.push(d.trim_start_matches('.'));
+        }
+        domains.dedup();
+        for d in domains.into_iter().filter(|d| !d.is_empty()) {
+            out.push(
+                CookieSettings {
+                    domain: Some(d.to_owned()),
+                    ..permanent.clone()
+                }
+                .clear(),
+            );
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use axum::http::HeaderValue;

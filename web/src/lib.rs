@@ -3,7 +3,7 @@
 
 pub mod accounts;
 pub mod audit;
-mod authn;
+pub mod authn;
 pub mod backend;
 pub mod cli_auth;
 pub mod cookies;
@@ -22,8 +22,8 @@ mod props;
 mod routes;
 
 pub use backend::{
-    AuthDecision, Backend, BackendError, ClientCreated, ClientView, ClusterStatus, Credential,
-    GrantChange, LoginOk, LoginRequest, MemberView, MintTokenRequest, MintedToken,
+    AuthDecision, Backend, BackendError, BrowserLookup, ClientCreated, ClientView, ClusterStatus,
+    Credential, GrantChange, LoginOk, LoginRequest, MemberView, MintTokenRequest, MintedToken,
     NewClientRequest, NewSession, NewUserRequest, Page, RoleView, SessionView, UserView,
     WebSettings,
 };

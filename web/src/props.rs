@@ -44,7 +44,7 @@ proptest! {
             let _ = client_auth(&HeaderMap::new(), &p);
         }
         let key = PageKey::new([1; 32]);
-        prop_assert!(!csrf_ok(&key, f.get("c"), "", f.get("csrf_token")));
+        prop_assert!(!csrf_ok(&key, f.get("c"), "", f.get("csrf_token"), 0, 7200));
         if let Some(l) = Link::parse(f.get("token")) {
             prop_assert!(l.check(&key, "reset", "", 0).is_err());
         }
@@ -78,9 +78,9 @@ proptest! {
                                         nonce in "[0-9a-f]{32}", uid in any::<u64>(),
                                         exp in 1u64..u64::MAX, bit in any::<usize>()) {
         let key = PageKey::new([2; 32]);
-        let t = csrf_token(&key, &cookie, &sid);
-        prop_assert!(csrf_ok(&key, &cookie, &sid, &t));
-        prop_assert!(!csrf_ok(&key, &cookie, &sid, &flip(&t, bit)));
+        let t = csrf_token(&key, &cookie, &sid, 1000);
+        prop_assert!(csrf_ok(&key, &cookie, &sid, &t, 1001, 7200));
+        prop_assert!(!csrf_ok(&key, &cookie, &sid, &flip(&t, bit), 1001, 7200));
         let link = Link::issue(&key, "verify", uid, exp, &nonce, "a@b.org");
         prop_assert!(Link::parse(&link).unwrap().check(&key, "verify", "a@b.org", 0).is_ok());
         let bad = flip(&link, bit);

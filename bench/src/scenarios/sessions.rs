@@ -106,7 +106,7 @@ pub async fn login(base: &str, username: &str) -> Result<Session> {
         .set_cookie
         .iter()
         .filter_map(|v| v.split(';').next()?.split_once('='))
-        .find(|(n, v)| !v.is_empty() && *n != "authd_csrf")
+        .find(|(n, v)| !v.is_empty() && !n.ends_with("authd_csrf"))
         .map(|(n, v)| Session {
             name: n.trim().to_owned(),
             value: v.trim().to_owned(),

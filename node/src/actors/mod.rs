@@ -30,6 +30,19 @@ pub struct Deps {
     pub hasher: Hasher,
     /// Default session lifetime.
     pub session_ttl_secs: u64,
+    /// Live sessions one user may hold (`[sessions] max_per_user`).
+    pub max_sessions_per_user: u32,
+}
+
+impl Deps {
+    /// Start `session`, ending the user's oldest beyond the cap; the entry's log index.
+    pub async fn create_session(&self, session: authd_auth::Session) -> Result<u64, BackendError> {
+        self.indexed(authd_raft::Command::CreateCappedSession {
+            session,
+            max_per_user: self.max_sessions_per_user,
+        })
+        .await
+    }
 }
 
 impl Deps {

@@ -108,8 +108,6 @@ async fn create(
         user_agent: req.user_agent,
         tapir_session_id: None,
     };
-    let index = deps
-        .indexed(Command::CreateSession(session.clone()))
-        .await?;
+    let index = deps.create_session(session.clone()).await?;
     Ok((session, index))
 }

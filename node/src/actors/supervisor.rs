@@ -126,6 +126,7 @@ mod tests {
             reader: sm.reader(),
             hasher: Hasher::new(1, &[]),
             session_ttl_secs: 60,
+            max_sessions_per_user: 100,
         };
         let slots = Arc::new(ActorSlots::default());
         let (sup, _) = Actor::spawn(None, Supervisor, (deps, slots.clone()))

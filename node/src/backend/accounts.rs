@@ -3,17 +3,13 @@
 
 use std::collections::BTreeSet;
 
-use authd_auth::tokens::NgCookie;
 use authd_auth::{FullName, Profile};
 use authd_raft::command::NewUser;
 use authd_raft::{Applied, Command};
-use authd_web::accounts::{
-    Account, Accounts, LoginError, NotCurrent, PageSession, RegisterError, Registration,
-};
+use authd_web::accounts::{Account, Accounts, LoginError, RegisterError, Registration};
 use authd_web::pages::tokens::PageKey;
 use authd_web::{BackendError, LoginOk, LoginRequest, NewSession, SessionView};
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use super::{NodeBackend, ask};
 use crate::actors::sessions::SessionsMsg;
@@ -24,10 +20,6 @@ use crate::views::session_view;
 
 /// How long a burnt single-use key is remembered: past every link's and captcha's lifetime.
 const FORGET_USED_AFTER_MS: u64 = 2 * 24 * 3600 * 1000;
-/// How long a page waits for a late read-lease renewal (a little over the renewal period).
-const LEASE_WAIT: std::time::Duration = std::time::Duration::from_millis(150);
-/// How long a page waits for a session newer than this node's state.
-const BEHIND_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 
 fn account(u: &authd_auth::User) -> Account {
     Account {
@@ -53,7 +45,17 @@ impl NodeBackend {
     pub(super) async fn login_impl(&self, req: LoginRequest) -> Result<LoginOk, LoginError> {
         let inner = &self.inner;
         let user = inner.reader.load().state.user_by_login(&req.login).cloned();
-        let keys = AttemptKeys::new(user.as_deref(), &req.login, req.ip.as_deref());
+        // Legacy mode: the tapir row names the account (its id is the imported user's), so
+        // every spelling the database matches shares one counter, imported yet or not.
+        let tapir_row = match &inner.legacy {
+            Some(l) => Some(l.find_account(&req).await?),
+            None => None,
+        };
+        let account_id = match tapir_row.as_ref() {
+            Some(row) => row.as_ref().and_then(|r| r.id()),
+            None => user.as_ref().map(|u| u.id),
+        };
+        let keys = AttemptKeys::new(account_id, &req.login, req.ip.as_deref());
         let attempt = match inner.login_guard.begin(keys) {
             Ok(a) => a,
             Err(refused) => {
@@ -70,7 +72,7 @@ impl NodeBackend {
         };
         if let Some(legacy) = &inner.legacy {
             // Legacy mode: the tapir tables decide (same lockout, same generic refusal).
-            return match legacy.login(req).await {
+            return match legacy.login(tapir_row.flatten(), req).await {
                 Ok(l) => {
                     inner.login_guard.succeeded(&attempt, &inner.proposer);
                     Ok(self.login_ok(&l.session, l.index, vec![l.set_cookie])?)
@@ -144,39 +146,6 @@ impl Accounts for NodeBackend {
         let view = self.inner.reader.load();
         let u = view.state.user(user_id)?;
         Some(hex::encode(Sha256::digest(u.password_hash.as_bytes())))
-    }
-
-    async fn page_session(&self, cookies: Vec<String>) -> Result<Option<PageSession>, NotCurrent> {
-        let keys = self.inner.authorizer.keys();
-        for value in cookies {
-            let Ok(c) = NgCookie::decode(keys, &value) else {
-                continue;
-            };
-            if self.inner.reader.applied_index().unwrap_or(0) < c.idx {
-                let _ = self.inner.reader.wait_applied(c.idx, BEHIND_WAIT).await;
-            }
-            let mut view = self.inner.reader.load();
-            // Like `/auth`: a node that may have missed a revocation vouches for no session;
-            // a late lease renewal is worth one renewal period's wait.
-            if !self.inner.authorizer.is_current(view.last_applied) {
-                self.inner.lease.wait_renewal(LEASE_WAIT).await;
-                view = self.inner.reader.load();
-                if !self.inner.authorizer.is_current(view.last_applied) {
-                    return Err(NotCurrent);
-                }
-            }
-            let Some((s, u)) = view.state.live_session(&c.session_id, now_ms()) else {
-                continue;
-            };
-            let nonce_ok: bool = s.nonce.as_bytes().ct_eq(c.nonce.as_bytes()).into();
-            if nonce_ok && c.user_id == u.id.to_string() {
-                return Ok(Some(PageSession {
-                    session_id: s.id.clone(),
-                    user_id: u.id,
-                }));
-            }
-        }
-        Ok(None)
     }
 
     async fn register(
@@ -300,6 +269,10 @@ impl Accounts for NodeBackend {
             .collect();
         v.sort_by_key(|s| std::cmp::Reverse(s.created_ms));
         v
+    }
+
+    fn sessions_capped(&self, user_id: u64) -> bool {
+        self.inner.reader.load().state.sessions_capped(user_id)
     }
 
     async fn send_mail(

@@ -31,6 +31,11 @@ fn key(c: &TapirCookie) -> Key {
 }
 
 impl Refusals {
+    /// Whether the database refused this cookie moments ago (the cookie rule then ignores it).
+    pub fn refused(&self, c: &TapirCookie) -> bool {
+        self.contains(key(c))
+    }
+
     fn contains(&self, id: Key) -> bool {
         self.0
             .lock()

@@ -25,9 +25,25 @@ pub struct LegacyLogin {
 }
 
 impl LegacyMode {
-    /// See the module docs. `Err(Invalid)` for every refused credential, one generic answer.
-    pub async fn login(&self, req: LoginRequest) -> Result<LegacyLogin, BackendError> {
-        let account = match authd_legacy::authenticate(&self.db, &req.login, &req.password).await {
+    /// The tapir account a login names, if any (one query; before the brute-force check, so
+    /// the counter is keyed on the account, not on the spelling typed).
+    pub async fn find_account(
+        &self,
+        req: &LoginRequest,
+    ) -> Result<Option<AccountRow>, BackendError> {
+        authd_legacy::find_account(&self.db, &req.login, &req.password)
+            .await
+            .map_err(|e| unavailable(&e))
+    }
+
+    /// See the module docs; `account` is what [`LegacyMode::find_account`] found. `Err(Invalid)`
+    /// for every refused credential, one generic answer.
+    pub async fn login(
+        &self,
+        account: Option<AccountRow>,
+        req: LoginRequest,
+    ) -> Result<LegacyLogin, BackendError> {
+        let account = match authd_legacy::check_account(account, &req.password) {
             Ok(a) => a,
             Err(LoginError::Refused(why)) => {
                 tracing::info!(reason = %why, "legacy login refused");

@@ -22,6 +22,7 @@ use authd_web::CookieSettings;
 
 use crate::actors::{Deps, now_ms};
 pub use config::LegacySpec;
+pub use import::Refusals;
 pub use watcher::spawn_watcher;
 
 /// Everything legacy mode needs on a node.
@@ -31,7 +32,7 @@ pub struct LegacyMode {
     duration_secs: u64,
     cookie: CookieSettings,
     deps: Deps,
-    refusals: import::Refusals,
+    refusals: Arc<Refusals>,
 }
 
 impl LegacyMode {
@@ -50,7 +51,7 @@ impl LegacyMode {
                 ..ng_cookie.clone()
             },
             deps,
-            refusals: import::Refusals::default(),
+            refusals: Arc::default(),
         }))
     }
 
@@ -59,9 +60,13 @@ impl LegacyMode {
         &self.cookie
     }
 
-    /// Cookie secret and session lifetime, for the `/auth` check.
-    pub fn check_params(&self) -> (Vec<u8>, u64) {
-        (self.secret.clone(), self.duration_secs)
+    /// How the cookie rule checks `tapir_session` values (secret, lifetime, recent refusals).
+    pub fn check(&self) -> crate::cookie_rule::LegacyCheck {
+        crate::cookie_rule::LegacyCheck {
+            secret: self.secret.clone(),
+            duration_secs: self.duration_secs,
+            refusals: self.refusals.clone(),
+        }
     }
 
     /// The cookie value's fields if its hash is right and it has not expired.
@@ -89,10 +94,7 @@ impl LegacyMode {
             user_agent,
             tapir_session_id: Some(tapir_id),
         };
-        let index = self
-            .deps
-            .indexed(Command::CreateSession(session.clone()))
-            .await?;
+        let index = self.deps.create_session(session.clone()).await?;
         Ok((session, index))
     }
 

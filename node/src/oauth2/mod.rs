@@ -15,7 +15,7 @@ use authd_auth::{AuthCode, Client, Token, TokenKind, split_bearer, token_digest}
 use authd_raft::{Command, Reply};
 use authd_web::oauth2::{
     ClientAuth, ClientInfo, CodeRequest, GrantRequest, Introspection, OAuthBackend, OAuthError,
-    OAuthErrorCode, OAuthSettings, SessionLookup, SessionUser, TokenResponse,
+    OAuthErrorCode, OAuthSettings, SessionUser, TokenResponse,
 };
 use authd_web::{Backend, BackendError};
 use subtle::ConstantTimeEq;
@@ -159,29 +159,15 @@ impl OAuthBackend for NodeBackend {
             .map(|c| client_info(c))
     }
 
-    fn session_user(&self, cookies: &[String]) -> SessionLookup {
-        if cookies.is_empty() {
-            return SessionLookup::Anonymous;
-        }
-        let inner = self.inner();
-        let view = inner.reader.load();
-        if !inner.authorizer.is_current(view.last_applied) {
-            return SessionLookup::Unavailable;
-        }
-        let applied = view.last_applied.unwrap_or(0);
-        match inner
-            .authorizer
-            .session_of(&view.state, applied, cookies, now_ms())
-        {
-            Ok((s, u)) => SessionLookup::User(SessionUser {
-                session_id: s.id.clone(),
-                user_id: u.id,
-                username: u.username.clone(),
-                scopes: view.state.effective_scopes(u),
-            }),
-            Err(Some(idx)) => SessionLookup::Behind(idx),
-            Err(None) => SessionLookup::Anonymous,
-        }
+    fn session_user(&self, session: &authd_web::accounts::PageSession) -> Option<SessionUser> {
+        let view = self.inner().reader.load();
+        let u = view.state.user(session.user_id)?;
+        Some(SessionUser {
+            session_id: session.session_id.clone(),
+            user_id: u.id,
+            username: u.username.clone(),
+            scopes: view.state.effective_scopes(u),
+        })
     }
 
     async fn token(

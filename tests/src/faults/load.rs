@@ -193,7 +193,7 @@ impl Load {
                 .set_cookie
                 .iter()
                 .filter_map(|v| v.split(';').next()?.split_once('='))
-                .find(|(n, v)| !v.is_empty() && *n != "authd_csrf")
+                .find(|(n, v)| !v.is_empty() && !n.ends_with("authd_csrf"))
                 .map(|(n, v)| format!("{}={}", n.trim(), v.trim()));
             match (page.status, cookie) {
                 (303, Some(c)) => Ok(c),

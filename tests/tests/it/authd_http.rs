@@ -247,7 +247,7 @@ impl Web {
                 reqwest::header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded",
             )
-            .header(COOKIE, format!("authd_csrf={csrf_cookie}"))
+            .header(COOKIE, csrf_cookie)
             .body(form_encode(&fields))
             .send()
             .await
@@ -255,7 +255,7 @@ impl Web {
         WebResp::read(resp).await
     }
 
-    /// A page's CSRF cookie (fresh browser) and form token.
+    /// A page's CSRF cookie (fresh browser) as `name=value`, and its form token.
     pub async fn form_token(&self, path: &str) -> Result<(String, String)> {
         let resp = self
             .client
@@ -267,7 +267,8 @@ impl Web {
         let cookie = page
             .set_cookie
             .iter()
-            .find_map(|c| c.split(';').next()?.strip_prefix("authd_csrf="))
+            .filter_map(|c| c.split(';').next())
+            .find(|c| c.starts_with("authd_csrf=") || c.starts_with("__Host-authd_csrf="))
             .map(str::to_owned)
             .ok_or_else(|| anyhow!("{path} set no CSRF cookie: {}", page.describe()))?;
         let marker = "name=\"csrf_token\" value=\"";

@@ -33,8 +33,8 @@ use crate::util::{PASSWORD, email_of, uniq};
 /// Argon2id in a debug build on a shared 2-core machine).
 const PAGE: Duration = Duration::from_secs(20);
 
-/// The CSRF cookie the pages set (`web/src/pages/mod.rs`).
-const CSRF_COOKIE: &str = "authd_csrf";
+/// The CSRF cookie the pages set (`web/src/pages/mod.rs`; `[cookies] secure` is on here).
+const CSRF_COOKIE: &str = "__Host-authd_csrf";
 
 /// A browser window and the screenshots taken of it.
 struct Tab {

@@ -64,7 +64,9 @@ async fn no_secret_in_any_log_of_a_full_run_at_trace_level() -> Result<()> {
     ensure!(r.status == 200, "register: {}", r.describe());
     seen.add(
         "csrf cookie",
-        b.cookie("authd_csrf").context("csrf cookie")?,
+        b.cookie("__Host-authd_csrf")
+            .or_else(|| b.cookie("authd_csrf"))
+            .context("csrf cookie")?,
     )?;
     seen.add("csrf token", b.get("/login").await?.csrf().context("csrf")?)?;
     let link = mailed(&cluster, 1, &email, "/verify?token=").await?;

@@ -6,18 +6,15 @@
 //! parameters verbatim and a CSRF token bound to them and to the session; the POST checks
 //! everything again.
 
-use std::time::Duration;
-
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::backend::{ClientInfo, CodeRequest, OAuthBackend, SessionLookup, SessionUser};
+use super::backend::{ClientInfo, CodeRequest, OAuthBackend, SessionUser};
 use super::error::{OAuthError, OAuthErrorCode};
 use super::form::Params;
 use super::{csrf, labels, pages};
-use crate::cookies;
 
 /// Parameters posted back by the consent form, in a fixed order (the CSRF binding).
 const FIELDS: [&str; 7] = [
@@ -29,8 +26,6 @@ const FIELDS: [&str; 7] = [
     "code_challenge",
     "code_challenge_method",
 ];
-/// How long to wait for a session created moments ago on another node.
-const BEHIND_WAIT: Duration = Duration::from_millis(500);
 
 /// A request whose client and redirect URI are valid: errors may now go to the client.
 struct Target {
@@ -133,19 +128,9 @@ async fn session<B: OAuthBackend>(
     b: &B,
     headers: &HeaderMap,
 ) -> Result<Option<SessionUser>, Response> {
-    let values = cookies::values(headers, &b.settings().cookie.name);
-    let mut found = b.session_user(&values);
-    if let SessionLookup::Behind(idx) = found {
-        found = if b.wait_applied(idx, BEHIND_WAIT).await {
-            b.session_user(&values)
-        } else {
-            SessionLookup::Unavailable
-        };
-    }
-    match found {
-        SessionLookup::User(u) => Ok(Some(u)),
-        SessionLookup::Anonymous => Ok(None),
-        SessionLookup::Behind(_) | SessionLookup::Unavailable => Err(pages::error(
+    match crate::authn::browser_session(b, headers).await {
+        Ok(s) => Ok(s.and_then(|s| b.session_user(&s))),
+        Err(_) => Err(pages::error(
             StatusCode::SERVICE_UNAVAILABLE,
             "The service is briefly unavailable. Please try again.",
         )),

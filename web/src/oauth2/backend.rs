@@ -98,19 +98,6 @@ pub struct SessionUser {
     pub scopes: BTreeSet<String>,
 }
 
-/// Who is at the browser.
-#[derive(Debug, Clone)]
-pub enum SessionLookup {
-    /// A live session.
-    User(SessionUser),
-    /// The cookie names a session created at this log index, not applied here yet.
-    Behind(u64),
-    /// This node is not current with the cluster: refuse rather than guess.
-    Unavailable,
-    /// No valid session.
-    Anonymous,
-}
-
 /// A consented authorization request, to turn into a code.
 #[derive(Debug, Clone)]
 pub struct CodeRequest {
@@ -170,8 +157,9 @@ pub trait OAuthBackend: Backend {
     fn oauth_settings(&self) -> &OAuthSettings;
     /// A registered client, from local replicated state.
     fn oauth_client(&self, id: &str) -> Option<ClientInfo>;
-    /// The user behind these NG cookie values.
-    fn session_user(&self, cookies: &[String]) -> SessionLookup;
+    /// The user of a browser's session (found by [`crate::authn::browser_session`]), if
+    /// still there.
+    fn session_user(&self, session: &crate::accounts::PageSession) -> Option<SessionUser>;
     /// Authenticate the client and run one grant.
     fn token(
         &self,

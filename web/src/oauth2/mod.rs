@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 
 pub use backend::{
     ClientAuth, ClientInfo, CodeRequest, GrantRequest, Introspection, OAuthBackend, OAuthSettings,
-    SessionLookup, SessionUser, TokenResponse,
+    SessionUser, TokenResponse,
 };
 pub use error::{OAuthError, OAuthErrorCode};
 

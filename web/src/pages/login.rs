@@ -12,7 +12,7 @@ use super::views::{self, LoginPage};
 use super::{Ctx, register};
 use crate::accounts::{Accounts, LoginError};
 use crate::backend::{BackendError, LoginRequest};
-use crate::{cookies, next_page};
+use crate::next_page;
 
 /// `?next_page=`.
 #[derive(Debug, Deserialize)]
@@ -89,19 +89,19 @@ pub async fn form<B: Accounts>(
     )
 }
 
-/// `POST /login`: 303 with the session cookie, or the form again with one message.
+/// `POST /login`: 303 with the session cookie, or the form again with one message. A
+/// successful login ends whatever session the browser had before (one planted by another
+/// host included), so the browser leaves with exactly the session it just proved.
 pub async fn submit<B: Accounts>(
     State(b): State<B>,
     Query(q): Query<Next>,
+    headers: HeaderMap,
     Posted(ctx, f): Posted,
 ) -> Response {
     let given_next = Some(f.get("next_page"))
         .filter(|n| !n.is_empty())
         .or(q.next_page.as_deref());
     let next = safe_next(&b, given_next);
-    if ctx.session.is_some() {
-        return views::see_other(&or_default(&b, &next), &[]);
-    }
     let login = f.get("username").trim().to_owned();
     let password = f.get("password").to_owned();
     let kept = FormData::from_pairs(vec![("username".into(), login.clone())]);
@@ -156,6 +156,11 @@ pub async fn submit<B: Accounts>(
     ctx.audit(&b, actor, action, target, &result);
     match result {
         Ok(ok) => {
+            if let Err(e) = end_browser_sessions(&b, &headers).await {
+                // Still not served as the old session: the cookie rule refuses a browser
+                // whose cookies name sessions of different users.
+                tracing::warn!(error = %e, "login could not end the browser's earlier session");
+            }
             let mut cookies = vec![b.settings().cookie.set(&ok.cookie, ok.max_age_secs)];
             cookies.extend(ok.extra_cookies);
             views::see_other(&or_default(&b, &next), &cookies)
@@ -211,22 +216,7 @@ async fn end_and_leave<B: Accounts>(
     headers: &HeaderMap,
     next: Option<&str>,
 ) -> Response {
-    let values = cookies::values(headers, &b.settings().cookie.name);
-    let legacy = b.settings().legacy_cookie.clone();
-    let tapir = legacy
-        .as_ref()
-        .map(|l| cookies::values(headers, &l.name))
-        .unwrap_or_default();
-    let ended = async {
-        if !values.is_empty() {
-            b.logout(values).await?;
-        }
-        if !tapir.is_empty() {
-            b.logout_legacy(tapir).await?;
-        }
-        Ok::<_, BackendError>(())
-    };
-    let ended = ended.await;
+    let ended = end_browser_sessions(b, headers).await;
     if let Some(s) = &ctx.session {
         ctx.audit(
             b,
@@ -251,8 +241,17 @@ async fn end_and_leave<B: Accounts>(
     let to = next
         .and_then(|n| next_page::safe(n, &b.settings().redirect_hosts))
         .unwrap_or_else(|| "/login".to_owned());
-    let clear: Vec<String> = std::iter::once(b.settings().cookie.clear())
-        .chain(legacy.map(|l| l.clear()))
-        .collect();
-    views::see_other(&to, &clear)
+    views::see_other(&to, &b.settings().logout_cookies())
+}
+
+/// End every session the browser's cookies name (NG and legacy), whoever they belong to.
+async fn end_browser_sessions<B: Accounts>(b: &B, headers: &HeaderMap) -> Result<(), BackendError> {
+    let (ng, tapir) = crate::authn::browser_cookies(headers, b.settings());
+    if !ng.is_empty() {
+        b.logout(ng).await?;
+    }
+    if !tapir.is_empty() {
+        b.logout_legacy(tapir).await?;
+    }
+    Ok(())
 }

@@ -29,8 +29,16 @@ use fields::FormData;
 use views::Chrome;
 pub(crate) use views::html;
 
-/// Name of the per-browser CSRF cookie.
-const CSRF_COOKIE: &str = "authd_csrf";
+/// Name of the per-browser CSRF cookie. Over HTTPS it carries the `__Host-` prefix, so no
+/// sibling host can set it for this one (browsers take such a cookie only with `Secure`,
+/// `Path=/` and no `Domain`, which is how it is set); plain HTTP (dev) keeps the bare name.
+fn csrf_cookie_name<B: Accounts>(b: &B) -> &'static str {
+    if b.settings().cookie.secure {
+        "__Host-authd_csrf"
+    } else {
+        "authd_csrf"
+    }
+}
 
 /// The accounts routes of DESIGN.md ("Accounts routes").
 pub fn router<B: Accounts>() -> Router<B> {
@@ -94,17 +102,14 @@ pub struct Ctx {
 impl Ctx {
     /// Read the request's cookies and resolve its session.
     pub async fn load<B: Accounts>(b: &B, peer: SocketAddr, headers: &HeaderMap) -> Ctx {
-        let existing = cookies::values(headers, CSRF_COOKIE)
+        let existing = cookies::values(headers, csrf_cookie_name(b))
             .into_iter()
             .find(|v| v.len() == 32 && v.bytes().all(|c| c.is_ascii_hexdigit()));
         let (csrf_cookie, set_csrf_cookie) = match existing {
             Some(v) => (v, false),
             None => (tokens::random_hex().unwrap_or_default(), true),
         };
-        let (session, not_current) = match b
-            .page_session(cookies::values(headers, &b.settings().cookie.name))
-            .await
-        {
+        let (session, not_current) = match crate::authn::browser_session(b, headers).await {
             Ok(s) => (s, false),
             Err(crate::accounts::NotCurrent) => (None, true),
         };
@@ -132,7 +137,7 @@ impl Ctx {
 
     /// The token this browser's forms must carry.
     pub fn csrf<B: Accounts>(&self, b: &B) -> String {
-        tokens::csrf_token(b.page_key(), &self.csrf_cookie, self.session_id())
+        tokens::csrf_token(b.page_key(), &self.csrf_cookie, self.session_id(), now_s())
     }
 
     /// Whether the form carries this browser's token (and the cookie was sent, not just made).
@@ -143,6 +148,8 @@ impl Ctx {
                 &self.csrf_cookie,
                 self.session_id(),
                 form.get("csrf_token"),
+                now_s(),
+                b.settings().login_csrf_ttl_secs,
             )
     }
 
@@ -165,7 +172,8 @@ impl Ctx {
                 ""
             };
             let c = format!(
-                "{CSRF_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict{secure}",
+                "{}={}; Path=/; HttpOnly; SameSite=Strict{secure}",
+                csrf_cookie_name(b),
                 self.csrf_cookie
             );
             views::add_cookies(&mut r, &[c]);

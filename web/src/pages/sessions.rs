@@ -1,20 +1,44 @@
 //! `/user/sessions`: every live session of the user, ending one, or all ("log out
 //! everywhere"). Ending is a revocation: every node refuses the session before the page answers.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use serde::Deserialize;
 
 use super::extract::{Owner, OwnerPosted};
 use super::views::{self, SessionRow, SessionsPage};
 use crate::accounts::Accounts;
 
-/// `GET /user/sessions`.
-pub async fn list<B: Accounts>(State(b): State<B>, Owner(ctx, account): Owner) -> Response {
+/// Sessions per page of `/user/sessions`.
+const PAGE_SIZE: usize = 20;
+
+/// `?page=` (from 1; anything else shows the first page).
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    /// The page to show.
+    pub page: Option<String>,
+}
+
+/// `GET /user/sessions[?page=N]`, [`PAGE_SIZE`] sessions a page, newest first.
+pub async fn list<B: Accounts>(
+    State(b): State<B>,
+    Query(q): Query<PageQuery>,
+    Owner(ctx, account): Owner,
+) -> Response {
     let current = ctx.session.as_ref().map(|s| s.session_id.clone());
-    let sessions = b
-        .own_sessions(account.id)
+    let all = b.own_sessions(account.id);
+    let total = all.len();
+    let pages = total.div_ceil(PAGE_SIZE).max(1);
+    let page = q
+        .page
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(1)
+        .clamp(1, pages);
+    let sessions = all
         .into_iter()
+        .skip((page - 1) * PAGE_SIZE)
+        .take(PAGE_SIZE)
         .map(|s| SessionRow {
             current: current.as_deref() == Some(s.session_id.as_str()),
             started: views::utc_minutes(s.created_ms),
@@ -27,6 +51,12 @@ pub async fn list<B: Accounts>(State(b): State<B>, Owner(ctx, account): Owner) -
         chrome: ctx.chrome(&b, "Your sessions"),
         sessions,
         csrf: ctx.csrf(&b),
+        capped: b
+            .sessions_capped(account.id)
+            .then_some(b.settings().max_sessions_per_user),
+        total,
+        page,
+        pages,
     };
     ctx.finish(&b, views::html(StatusCode::OK, &page))
 }
@@ -59,7 +89,7 @@ pub async fn end_one<B: Accounts>(
     }
     let current = ctx.session.as_ref().is_some_and(|s| s.session_id == id);
     if current {
-        views::see_other("/login", &[b.settings().cookie.clear()])
+        views::see_other("/login", &b.settings().logout_cookies())
     } else {
         views::see_other("/user/sessions", &[])
     }
@@ -79,7 +109,7 @@ pub async fn end_all<B: Accounts>(
         &ended,
     );
     match ended {
-        Ok(_) => views::see_other("/login?ended=all", &[b.settings().cookie.clear()]),
+        Ok(_) => views::see_other("/login?ended=all", &b.settings().logout_cookies()),
         Err(e) => {
             tracing::warn!(error = %e, "sessions not ended");
             ctx.unavailable(&b)

@@ -48,15 +48,39 @@ pub fn random_hex() -> Option<String> {
     Some(hex::encode(b))
 }
 
-/// The form token for a browser (its CSRF cookie) and, once logged in, its session: a token
-/// lifted from one browser or one session is useless in another.
-pub fn csrf_token(key: &PageKey, cookie: &str, session_id: &str) -> String {
-    hex::encode(key.mac("csrf", &[cookie.as_bytes(), session_id.as_bytes()]))
+/// The form token for a browser (its CSRF cookie) and, once logged in, its session:
+/// `<issued, Unix s>.<mac>`. A token lifted from one browser or one session is useless in
+/// another.
+pub fn csrf_token(key: &PageKey, cookie: &str, session_id: &str, issued_s: u64) -> String {
+    let mac = key.mac(
+        "csrf",
+        &[
+            cookie.as_bytes(),
+            session_id.as_bytes(),
+            &issued_s.to_be_bytes(),
+        ],
+    );
+    format!("{issued_s}.{}", hex::encode(mac))
 }
 
-/// Whether `given` is the form token for this cookie and session.
-pub fn csrf_ok(key: &PageKey, cookie: &str, session_id: &str, given: &str) -> bool {
-    !cookie.is_empty() && same(&csrf_token(key, cookie, session_id), given)
+/// Whether `given` is a form token for this cookie and session. One made before login (no
+/// session) is good for `login_ttl_s` only, so a token harvested once does not serve forever.
+pub fn csrf_ok(
+    key: &PageKey,
+    cookie: &str,
+    session_id: &str,
+    given: &str,
+    now_s: u64,
+    login_ttl_s: u64,
+) -> bool {
+    let Some(issued_s) = given
+        .split_once('.')
+        .and_then(|(t, _)| t.parse::<u64>().ok())
+    else {
+        return false;
+    };
+    let in_time = !session_id.is_empty() || now_s < issued_s.saturating_add(login_ttl_s);
+    in_time && !cookie.is_empty() && same(&csrf_token(key, cookie, session_id, issued_s), given)
 }
 
 /// Captcha letters: no 0/O, 1/I/L, 5/S or 2/Z look-alikes.
@@ -244,13 +268,19 @@ mod tests {
 
     #[test]
     fn csrf_tokens_bind_cookie_session_and_key() {
-        let t = csrf_token(&key(1), "c1", "s1");
-        assert!(csrf_ok(&key(1), "c1", "s1", &t));
-        assert!(!csrf_ok(&key(1), "c2", "s1", &t));
-        assert!(!csrf_ok(&key(1), "c1", "s2", &t));
-        assert!(!csrf_ok(&key(2), "c1", "s1", &t));
-        assert!(!csrf_ok(&key(1), "", "s1", &csrf_token(&key(1), "", "s1")));
-        assert!(!csrf_ok(&key(1), "c1", "s1", ""));
+        let ok = |k: u8, c: &str, s: &str, t: &str| csrf_ok(&key(k), c, s, t, 100, 50);
+        let t = csrf_token(&key(1), "c1", "s1", 90);
+        assert!(ok(1, "c1", "s1", &t));
+        assert!(!ok(1, "c2", "s1", &t));
+        assert!(!ok(1, "c1", "s2", &t));
+        assert!(!ok(2, "c1", "s1", &t));
+        assert!(!ok(1, "", "s1", &csrf_token(&key(1), "", "s1", 90)));
+        assert!(!ok(1, "c1", "s1", ""));
+        assert!(!ok(1, "c1", "s1", &t.replacen("90.", "91.", 1)));
+        // Before login a token lives `login_ttl_s`; a session's token lives with the session.
+        assert!(ok(1, "c1", "", &csrf_token(&key(1), "c1", "", 51)));
+        assert!(!ok(1, "c1", "", &csrf_token(&key(1), "c1", "", 50)));
+        assert!(ok(1, "c1", "s1", &csrf_token(&key(1), "c1", "s1", 1)));
     }
 
     #[test]

@@ -184,10 +184,18 @@ pub struct SessionRow {
 pub struct SessionsPage {
     /// Frame.
     pub chrome: Chrome,
-    /// Live sessions, newest first.
+    /// This page of the live sessions, newest first.
     pub sessions: Vec<SessionRow>,
     /// Form token.
     pub csrf: String,
+    /// The per-user cap, when it ended older sessions of this user.
+    pub capped: Option<u32>,
+    /// All live sessions.
+    pub total: usize,
+    /// This page (from 1) and the number of pages.
+    pub page: usize,
+    /// Number of pages (at least 1).
+    pub pages: usize,
 }
 
 /// Render a page with `status`; a template fault is a plain 500, never a panic.
