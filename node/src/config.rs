@@ -420,6 +420,18 @@ data_dir = "d1"
     }
 
     #[test]
+    fn session_bounds_have_defaults_and_refuse_zero() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.file.sessions.max_per_user, 100);
+        assert_eq!(c.file.sessions.login_csrf_ttl_secs, 7200);
+        for key in ["max_per_user", "login_csrf_ttl_secs"] {
+            let bad = format!("{GOOD}\n[sessions]\n{key} = 0\n");
+            let e = parse(&bad).unwrap_err().to_string();
+            assert!(e.contains("[sessions]") && e.contains(key), "{key}: {e}");
+        }
+    }
+
+    #[test]
     fn oauth2_bounds_have_defaults_and_refuse_zero() {
         let c = parse(GOOD).unwrap();
         assert_eq!(c.file.oauth2.max_families_per_user_client, 5);

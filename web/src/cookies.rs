@@ -126,6 +126,49 @@ mod tests {
     }
 
     #[test]
+    fn logout_clears_the_classic_cookies_in_legacy_mode_only() {
+        let ng = CookieSettings {
+            name: "N".into(),
+            domain: Some(".arxiv.org".into()),
+            secure: true,
+            same_site: "Lax".into(),
+        };
+        let mut s = crate::backend::WebSettings {
+            cookie: ng.clone(),
+            redirect_hosts: Vec::new(),
+            default_next_page: "/user".into(),
+            require_auth: false,
+            trusted_proxies: Vec::new(),
+            legacy_cookie: None,
+            login_csrf_ttl_secs: 7200,
+            max_sessions_per_user: 100,
+        };
+        assert_eq!(s.logout_cookies(), vec![ng.clear()]);
+        s.legacy_cookie = Some(CookieSettings {
+            name: "tapir_session".into(),
+            ..ng
+        });
+        let out = s.logout_cookies();
+        let named = |n: &str| {
+            out.iter()
+                .filter(|c| c.starts_with(&format!("{n}=;")))
+                .count()
+        };
+        assert_eq!((named("tapir_session"), named("submit_session")), (1, 1));
+        assert_eq!(named("tapir_permanent"), 3, "{out:?}");
+        assert!(
+            out.iter()
+                .any(|c| c.starts_with("submit_session=;") && !c.contains("Domain"))
+        );
+        for d in ["Domain=.arxiv.org;", "Domain=arxiv.org;"] {
+            assert!(
+                out.iter()
+                    .any(|c| c.starts_with("tapir_permanent=;") && c.contains(d))
+            );
+        }
+    }
+
+    #[test]
     fn attributes() {
         let c = CookieSettings {
             name: "N".into(),
