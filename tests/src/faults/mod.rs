@@ -95,7 +95,12 @@ pub fn seed_from_env() -> Result<u64> {
 /// Runs `profile` with `seed` on a fresh cluster and checks the guarantees.
 pub async fn run(profile: Profile, seed: u64) -> Result<Outcome> {
     let started = Instant::now();
-    let (mut cluster, links) = Cluster::start_linked(3, |_| {}).await?;
+    let (mut cluster, links) = Cluster::start_linked(3, |cfg| {
+        // The probe writes a session of one user every 250 ms: above the per-user cap, older
+        // probe sessions would end (by design) and look lost to the checker.
+        cfg.sessions.max_per_user = Some(u32::MAX);
+    })
+    .await?;
     let load = Load::setup(&cluster, Instant::now()).await?;
     let (majority_tx, majority_rx) = watch::channel(None);
     let mut run = Run {

@@ -21,6 +21,8 @@ async fn a_node_down_during_10000_writes_catches_up_through_a_snapshot() -> Resu
     let mut cluster = Cluster::start(3, |cfg| {
         cfg.raft.snapshot_every = Some(SNAPSHOT_EVERY);
         cfg.raft.keep_after_snapshot = Some(KEEP_AFTER_SNAPSHOT);
+        // Every write is a session of one user: above the per-user cap, older ones would end.
+        cfg.sessions.max_per_user = Some(u32::MAX);
     })
     .await?;
     let leader = cluster.leader().await?;
