@@ -11,6 +11,7 @@ pub mod scope;
 pub mod service;
 pub mod signing;
 pub mod tokens;
+pub mod user_ref;
 
 pub use ids::{RandomError, random_hex, split_bearer, token_digest};
 pub use model::{

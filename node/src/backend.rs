@@ -161,10 +161,7 @@ impl NodeBackend {
 
     fn user_id(&self, key: &str) -> Result<u64, BackendError> {
         let view = self.inner.reader.load();
-        let u = match key.parse::<u64>() {
-            Ok(id) => view.state.user(id),
-            Err(_) => view.state.user_by_login(key),
-        };
+        let u = view.state.user_by_ref(key);
         u.map(|u| u.id)
             .ok_or_else(|| BackendError::NotFound("no such user".into()))
     }
@@ -270,10 +267,7 @@ impl Backend for NodeBackend {
 
     fn user(&self, key: &str) -> Option<UserView> {
         let view = self.inner.reader.load();
-        let u = match key.parse::<u64>() {
-            Ok(id) => view.state.user(id),
-            Err(_) => view.state.user_by_login(key),
-        };
+        let u = view.state.user_by_ref(key);
         u.map(|u| user_view(u))
     }
 
@@ -458,7 +452,7 @@ impl Backend for NodeBackend {
             UsersMsg::Grants(Box::new(cmd), p)
         })
         .await?;
-        self.user(&user_id.to_string())
+        self.user(&format!("{}{user_id}", authd_auth::user_ref::ID_PREFIX))
             .ok_or_else(|| BackendError::NotFound("no such user".into()))
     }
 

@@ -156,7 +156,7 @@ pub enum ClientCmd {
         /// Display name.
         #[arg(long)]
         name: String,
-        /// Responsible user (id or username).
+        /// Responsible user (username, e-mail, or `id:N`; see `authd_auth::user_ref`).
         #[arg(long)]
         owner: String,
         /// Exact redirect URI (repeatable).
@@ -203,7 +203,7 @@ pub enum TokenCmd {
         /// Where the cluster is.
         #[command(flatten)]
         target: Target,
-        /// The user (id or username).
+        /// The user (username, e-mail, or `id:N`; see `authd_auth::user_ref`).
         #[arg(long)]
         user: String,
         /// Scope (repeatable); default: all of the user's scopes.

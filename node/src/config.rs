@@ -55,6 +55,9 @@ pub struct FileConfig {
     /// Audit log bounds.
     #[serde(default)]
     pub audit: crate::config_audit::AuditConfig,
+    /// Per-address limits on registration and captchas.
+    #[serde(default)]
+    pub register: crate::config_accounts::RegisterConfig,
     /// Outgoing mail.
     #[serde(default)]
     pub mail: crate::config_accounts::MailConfig,
@@ -327,7 +330,7 @@ impl Config {
                     .into(),
             ));
         }
-        crate::config_accounts::validate(&file.login, &file.mail, &file.passwords)
+        crate::config_accounts::validate(&file.login, &file.register, &file.mail, &file.passwords)
             .map_err(invalid)?;
         crate::config_signing::validate(&file.signing).map_err(invalid)?;
         crate::config_oauth2::validate(&file.oauth2).map_err(invalid)?;

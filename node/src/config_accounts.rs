@@ -1,5 +1,6 @@
-//! The accounts parts of `cluster.toml`: `[login]` (brute-force limits), `[mail]` (how links
-//! are sent) and `[passwords]` (the hashing pool).
+//! The accounts parts of `cluster.toml`: `[login]` (brute-force limits), `[register]`
+//! (per-address limits on anonymous costly pages), `[mail]` (how links are sent) and
+//! `[passwords]` (the hashing pool).
 
 use serde::Deserialize;
 
@@ -24,6 +25,28 @@ impl Default for LoginConfig {
             max_failures_per_ip: 100,
             window_secs: 900,
             lockout_secs: 900,
+        }
+    }
+}
+
+/// `[register]`: per client address (IPv6: per /64), per node, within `window_secs`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegisterConfig {
+    /// `POST /register`s (each may cost an Argon2id hash).
+    pub max_posts_per_ip: usize,
+    /// `GET /captcha` pictures (each costs ~10 ms of CPU).
+    pub max_captchas_per_ip: usize,
+    /// Counting window.
+    pub window_secs: u64,
+}
+
+impl Default for RegisterConfig {
+    fn default() -> Self {
+        RegisterConfig {
+            max_posts_per_ip: 20,
+            max_captchas_per_ip: 60,
+            window_secs: 600,
         }
     }
 }
@@ -87,9 +110,18 @@ impl PasswordsConfig {
 /// Check the limits; the message names the key.
 pub fn validate(
     login: &LoginConfig,
+    register: &RegisterConfig,
     mail: &MailConfig,
     passwords: &PasswordsConfig,
 ) -> Result<(), String> {
+    if register.max_posts_per_ip == 0
+        || register.max_captchas_per_ip == 0
+        || register.window_secs == 0
+    {
+        return Err(
+            "[register] max_posts_per_ip, max_captchas_per_ip and window_secs must be > 0".into(),
+        );
+    }
     if mail.max_per_address == 0 || mail.per_address_window_secs == 0 {
         return Err("[mail] max_per_address and per_address_window_secs must be > 0".into());
     }

@@ -50,7 +50,7 @@ impl AttemptKeys {
         };
         AttemptKeys {
             account,
-            ip: ip.map(|ip| format!("ip:{ip}")),
+            ip: ip.map(authd_web::rate_limit::ip_key_str),
         }
     }
 

@@ -29,7 +29,7 @@ enum Transport {
 pub struct Mailer {
     from: Mailbox,
     transport: Transport,
-    limit: crate::mail_limit::RecipientLimit,
+    limit: authd_web::rate_limit::Window,
 }
 
 impl Mailer {
@@ -39,7 +39,7 @@ impl Mailer {
         from: &str,
         smtp_url: Option<&str>,
         outbox: PathBuf,
-        limit: crate::mail_limit::RecipientLimit,
+        limit: authd_web::rate_limit::Window,
     ) -> Result<Mailer, MailError> {
         let from: Mailbox = from
             .parse()
@@ -67,9 +67,11 @@ impl Mailer {
     /// Send one plain-text mail, unless `to` already got its share (then quietly nothing).
     pub async fn send(&self, to: &str, subject: &str, body: String) -> Result<(), MailError> {
         let to: Mailbox = to.parse().map_err(|e| MailError::Bad(format!("to: {e}")))?;
-        if !self
+        let recipient = to.email.to_string().to_lowercase();
+        if self
             .limit
-            .allow(to.email.as_ref(), std::time::Instant::now())
+            .allow(&recipient, std::time::Instant::now())
+            .is_err()
         {
             tracing::warn!(subject, "mail dropped: this address got its share for now");
             metrics::counter!("authd_mail_dropped_total").increment(1);

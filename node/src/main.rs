@@ -12,11 +12,11 @@ mod config_audit;
 mod config_oauth2;
 mod config_signing;
 mod cookie_rule;
+mod data_dir;
 mod lease;
 mod legacy;
 mod login_guard;
 mod mail;
-mod mail_limit;
 mod oauth2;
 mod operator;
 mod passwords;
@@ -43,6 +43,7 @@ use crate::server::ServeSpec;
 const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
+    data_dir::private_umask();
     let cli = Cli::parse();
     telemetry::init_logs();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -210,6 +211,7 @@ fn serve_spec(t: &Target, join: bool) -> Result<ServeSpec, ConfigError> {
                 secrets,
                 login: Default::default(),
                 audit: Default::default(),
+                register: Default::default(),
                 mail: Default::default(),
                 passwords: Default::default(),
                 signing: Default::default(),
@@ -244,6 +246,7 @@ fn serve_spec(t: &Target, join: bool) -> Result<ServeSpec, ConfigError> {
                 secrets,
                 login: cfg.file.login.clone(),
                 audit: cfg.file.audit.clone(),
+                register: cfg.file.register.clone(),
                 mail: cfg.file.mail.clone(),
                 passwords: cfg.file.passwords.clone(),
                 signing: cfg.file.signing.clone(),

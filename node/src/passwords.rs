@@ -57,12 +57,16 @@ impl Hasher {
         Hasher { jobs: tx }
     }
 
+    /// Run `f` on the pool; `op` labels `authd_password_hashes_total`, which counts every
+    /// Argon2id computation (so a test or an operator sees who makes the server hash).
     async fn run<T: Send + 'static>(
         &self,
+        op: &'static str,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashError> {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move || {
+            metrics::counter!("authd_password_hashes_total", "op" => op).increment(1);
             let _ = tx.send(f());
         });
         match self.jobs.try_send(job) {
@@ -81,7 +85,7 @@ impl Hasher {
 
     /// PHC string of a fresh Argon2id hash with a random salt.
     pub async fn hash(&self, password: String) -> Result<String, HashError> {
-        self.run(move || {
+        self.run("hash", move || {
             argon2()?
                 .hash_password(password.as_bytes())
                 .map(|h| h.to_string())
@@ -93,7 +97,7 @@ impl Hasher {
 
     /// Whether `password` matches the stored PHC string (constant-time inside argon2).
     pub async fn verify(&self, password: String, phc: String) -> Result<bool, HashError> {
-        self.run(move || {
+        self.run("verify", move || {
             let Ok(parsed) = PasswordHash::new(&phc) else {
                 return false;
             };

@@ -19,7 +19,7 @@ use crate::actors::{Deps, now_ms};
 use crate::authz::Authorizer;
 use crate::backend::{NodeBackend, Parts};
 use crate::config::{CookiesConfig, NodeConfig, RaftTuning, SessionsConfig, WebConfig};
-use crate::config_accounts::{LoginConfig, MailConfig, PasswordsConfig};
+use crate::config_accounts::{LoginConfig, MailConfig, PasswordsConfig, RegisterConfig};
 use crate::lease::Lease;
 use crate::legacy::LegacyMode;
 use crate::login_guard::{LoginGuard, LoginPolicy};
@@ -51,6 +51,8 @@ pub struct ServeSpec {
     pub login: LoginConfig,
     /// Audit log bounds.
     pub audit: crate::config_audit::AuditConfig,
+    /// Per-address limits on registration and captchas.
+    pub register: RegisterConfig,
     /// Outgoing mail.
     pub mail: MailConfig,
     /// Password hashing pool.
@@ -137,6 +139,15 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
     let data: PathBuf = me.data_dir.clone();
     std::fs::create_dir_all(&data)
         .with_context(|| format!("creating data dir {}", data.display()))?;
+    match crate::data_dir::tighten(&data) {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::warn!(dir = %data.display(), entries = n, "data dir was readable by others (older build?): now 0700/0600")
+        }
+        Err(e) => {
+            tracing::warn!(dir = %data.display(), error = %e, "could not restrict the data dir to its owner")
+        }
+    }
 
     let log_store = LogStore::open(&data.join("raft")).context("opening the Raft log")?;
     let committed = log_store.committed_index();
@@ -263,7 +274,7 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
         &spec.mail.from,
         spec.mail.smtp_url.as_deref(),
         data.join("outbox"),
-        crate::mail_limit::RecipientLimit::new(
+        authd_web::rate_limit::Window::new(
             spec.mail.max_per_address,
             Duration::from_secs(spec.mail.per_address_window_secs),
         ),
@@ -296,6 +307,16 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
         trusted_proxies: spec.web.trusted_proxies.clone(),
         login_csrf_ttl_secs: spec.sessions.login_csrf_ttl_secs,
         max_sessions_per_user: spec.sessions.max_per_user,
+        page_limits: std::sync::Arc::new(authd_web::rate_limit::PageLimits {
+            register: authd_web::rate_limit::Window::new(
+                spec.register.max_posts_per_ip,
+                Duration::from_secs(spec.register.window_secs),
+            ),
+            captcha: authd_web::rate_limit::Window::new(
+                spec.register.max_captchas_per_ip,
+                Duration::from_secs(spec.register.window_secs),
+            ),
+        }),
     };
     let backend = NodeBackend::new(Parts {
         raft: raft.clone(),

@@ -173,6 +173,9 @@ pub enum Command {
     /// Start a login session and end the user's oldest live sessions beyond `max_per_user`,
     /// decided here so every replica ends the same ones. Replies `Ended(n)`.
     CreateCappedSession { session: Session, max_per_user: u32 },
+    /// Changes nothing. Under [`Command::Once`] it only spends the key: a captcha is burnt
+    /// before any costly work (hashing) is done for the form it came with.
+    Nothing,
 }
 
 /// What a successful command did.
@@ -259,7 +262,8 @@ impl Command {
             | Command::ClearLoginFailures { .. }
             | Command::RecordAudit { .. }
             | Command::CreateCode(_)
-            | Command::TapirEndsWritten { .. } => Visibility::Committed,
+            | Command::TapirEndsWritten { .. }
+            | Command::Nothing => Visibility::Committed,
             Command::Once { then, .. } => then.visibility(),
             Command::RecordLoginFailures { .. } => Visibility::Everywhere,
             Command::CreateUser(_)

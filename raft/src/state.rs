@@ -166,6 +166,17 @@ impl State {
             .and_then(|id| self.users.get(id))
     }
 
+    /// A user as the operator API names one ([`authd_auth::user_ref`]): `id:N`, else a
+    /// username or e-mail, else a bare number as an id when no user has it as a name.
+    pub fn user_by_ref(&self, r: &str) -> Option<&Arc<User>> {
+        match authd_auth::user_ref::UserRef::parse(r)? {
+            authd_auth::user_ref::UserRef::Id(id) => self.user(id),
+            name @ authd_auth::user_ref::UserRef::Name(n) => self
+                .user_by_login(n)
+                .or_else(|| name.fallback_id().and_then(|id| self.user(id))),
+        }
+    }
+
     /// Every user, in id order (admin listings).
     pub fn users_sorted(&self) -> Vec<&Arc<User>> {
         let mut v: Vec<&Arc<User>> = self.users.values().collect();
@@ -430,6 +441,7 @@ impl State {
                 now_ms,
                 retain_ms,
             } => self.keys.add(key, *now_ms, *retain_ms),
+            Command::Nothing => Ok(Applied::Done),
             Command::RevokeToken { digest } => Ok(Applied::Ended(self.revoke_token(digest))),
             Command::CreateCode(c) => self.create_code(c),
             Command::RedeemCode {

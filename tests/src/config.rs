@@ -114,6 +114,9 @@ pub struct ClusterConfig {
     /// `[oauth2]` keys (e.g. `max_families_per_user_client`); the binary's defaults when empty.
     #[serde(skip_serializing_if = "toml::Table::is_empty")]
     pub oauth2: toml::Table,
+    /// `[register]` keys (e.g. `max_posts_per_ip`); the binary's defaults when empty.
+    #[serde(skip_serializing_if = "toml::Table::is_empty")]
+    pub register: toml::Table,
     pub nodes: Vec<NodeConfig>,
     /// `RUST_LOG` for every node of this cluster (not part of the file); overrides
     /// `AUTHD_TEST_RUST_LOG`.
@@ -173,6 +176,7 @@ impl ClusterConfig {
             audit: toml::Table::new(),
             signing: toml::Table::new(),
             oauth2: toml::Table::new(),
+            register: toml::Table::new(),
             rust_log: None,
             nodes,
         })

@@ -102,7 +102,8 @@ pub trait Accounts: Backend {
     fn account_by_login(&self, login: &str) -> Option<Account>;
     /// A digest of the current password hash: reset links die once the password changes.
     fn password_binding(&self, user_id: u64) -> Option<String>;
-    /// Create an unverified account; the captcha nonce is burnt in the same command.
+    /// Create an unverified account. The captcha nonce is burnt first (a spent one costs no
+    /// hashing); then the same work whether or not the e-mail is taken (`EmailTaken`).
     fn register(
         &self,
         reg: Registration,
@@ -121,8 +122,15 @@ pub trait Accounts: Backend {
         name: FullName,
         profile: Profile,
     ) -> impl Future<Output = Result<(), BackendError>> + Send;
-    /// Whether `password` is the user's current one (Argon2id on the bounded pool).
-    fn check_password(&self, user_id: u64, password: String) -> impl Future<Output = bool> + Send;
+    /// Whether `password` is the user's current one (Argon2id on the bounded pool), counted
+    /// like a login attempt from `ip`: a wrong one is a failed login for the account, and
+    /// `Err(retry_after_secs)` while the account or address is locked (no hashing then).
+    fn check_password(
+        &self,
+        user_id: u64,
+        password: String,
+        ip: String,
+    ) -> impl Future<Output = Result<bool, u64>> + Send;
     /// Set a new password and end every other session; with `link_nonce`, only once per link
     /// (`Conflict` if used). Returns how many sessions ended.
     fn set_password(

@@ -253,6 +253,8 @@ pub struct WebSettings {
     pub login_csrf_ttl_secs: u64,
     /// Live sessions one user may hold (shown when the cap ended some).
     pub max_sessions_per_user: u32,
+    /// Per-address limits on anonymous pages that cost CPU (registration, captcha pictures).
+    pub page_limits: std::sync::Arc<crate::rate_limit::PageLimits>,
 }
 
 /// `POST /api/v1/clients` (and `authd client add`).
@@ -261,7 +263,7 @@ pub struct WebSettings {
 pub struct NewClientRequest {
     /// Display name.
     pub name: String,
-    /// Responsible user, id or username.
+    /// Responsible user (username, e-mail, or `id:N`).
     pub owner: String,
     /// Exact-match redirect URIs.
     #[serde(default)]
@@ -333,7 +335,7 @@ pub struct Page<T> {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MintTokenRequest {
-    /// The user it acts for (id or username).
+    /// The user it acts for (an `authd_auth::user_ref`).
     pub user: String,
     /// Scopes; each must be among the user's; default: all of the user's.
     #[serde(default)]
@@ -370,7 +372,7 @@ pub trait Backend: Clone + Send + Sync + 'static {
         &self,
         req: NewUserRequest,
     ) -> impl Future<Output = Result<UserView, BackendError>> + Send;
-    /// A user by id or username, from this node's replicated state.
+    /// A user by reference (`authd_auth::user_ref`), from this node's replicated state.
     fn user(&self, key: &str) -> Option<UserView>;
     /// Start a session for a user.
     fn create_session(
@@ -386,12 +388,12 @@ pub trait Backend: Clone + Send + Sync + 'static {
         &self,
         member: MemberView,
     ) -> impl Future<Output = Result<ClusterStatus, BackendError>> + Send;
-    /// End every session of a user (id or username); returns how many ended.
+    /// End every session of a user (an `authd_auth::user_ref`); returns how many ended.
     fn end_user_sessions(
         &self,
         key: &str,
     ) -> impl Future<Output = Result<u64, BackendError>> + Send;
-    /// Suspend a user (id or username): ends their sessions and tokens everywhere before returning.
+    /// Suspend a user (an `authd_auth::user_ref`): ends their sessions and tokens everywhere before returning.
     fn suspend_user(
         &self,
         key: &str,
@@ -407,7 +409,7 @@ pub trait Backend: Clone + Send + Sync + 'static {
     /// Users in id order after `after`, at most `limit`; `q` filters on a case-insensitive
     /// substring of the username or e-mail.
     fn list_users(&self, after: Option<u64>, limit: usize, q: Option<&str>) -> Page<UserView>;
-    /// The live sessions of a user (id or username), newest first.
+    /// The live sessions of a user (an `authd_auth::user_ref`), newest first.
     fn user_sessions(&self, key: &str) -> Result<Vec<SessionView>, BackendError>;
     /// Every role with its scopes.
     fn roles(&self) -> Vec<RoleView>;

@@ -19,6 +19,7 @@ pub mod operator;
 pub mod pages;
 #[cfg(test)]
 mod props;
+pub mod rate_limit;
 mod routes;
 
 pub use backend::{

@@ -152,7 +152,7 @@ pub async fn add_user<B: Backend>(
     Ok((StatusCode::CREATED, Json(user)))
 }
 
-/// `GET /api/v1/users/{id or username}`
+/// `GET /api/v1/users/{username, e-mail or id:N}`
 pub async fn get_user<B: Backend>(
     State(b): State<B>,
     Path(key): Path<String>,

@@ -29,7 +29,8 @@ fn is_account_write(cmd: &Command) -> bool {
         Command::CreateUser(_)
         | Command::SetVerified { .. }
         | Command::UpdateProfile { .. }
-        | Command::EndUserAccess { .. } => true,
+        | Command::EndUserAccess { .. }
+        | Command::Nothing => true,
         Command::Once { then, .. } => is_account_write(then),
         _ => false,
     }
@@ -48,6 +49,11 @@ fn validate(req: &NewUserRequest) -> Result<(), BackendError> {
     {
         return Err(BackendError::Invalid(
             "username must be 1-64 characters of A-Z a-z 0-9 _ . -".into(),
+        ));
+    }
+    if authd_auth::user_ref::is_all_digits(u) {
+        return Err(BackendError::Invalid(
+            "username must not be all digits (it would read as a user id)".into(),
         ));
     }
     let e = req.email.trim();

@@ -153,23 +153,23 @@ impl Accounts for NodeBackend {
         reg: Registration,
         captcha_nonce: String,
     ) -> Result<u64, RegisterError> {
-        {
-            let view = self.inner.reader.load();
-            if view.state.user_by_login(&reg.username).is_some() {
-                return Err(RegisterError::UsernameTaken);
-            }
-            if view.state.user_by_login(&reg.email).is_some() {
-                return Err(RegisterError::EmailTaken);
-            }
-        }
+        // The captcha is spent first, so a spent one costs no hashing; then the same work and
+        // the same answer whether or not the address (or name) is taken: no early return.
+        self.spend_captcha(&captcha_nonce).await?;
+        let password_hash = self
+            .inner
+            .hasher
+            .hash(reg.password.clone())
+            .await
+            .map_err(hash_error)?;
         match self.inner.legacy.clone() {
             Some(l) => {
                 l.register(&reg, |id| {
-                    self.create_registered(reg.clone(), captcha_nonce, Some(id))
+                    self.create_registered(reg.clone(), password_hash, Some(id))
                 })
                 .await
             }
-            None => self.create_registered(reg, captcha_nonce, None).await,
+            None => self.create_registered(reg, password_hash, None).await,
         }
     }
 
@@ -203,22 +203,34 @@ impl Accounts for NodeBackend {
         self.write_user(cmd).await.map(|_| ())
     }
 
-    async fn check_password(&self, user_id: u64, password: String) -> bool {
-        let Some(phc) = self
-            .inner
-            .reader
-            .load()
-            .state
-            .user(user_id)
-            .map(|u| u.password_hash.clone())
-        else {
-            return false;
+    async fn check_password(
+        &self,
+        user_id: u64,
+        password: String,
+        ip: String,
+    ) -> Result<bool, u64> {
+        let inner = &self.inner;
+        let Some(user) = inner.reader.load().state.user(user_id).cloned() else {
+            return Ok(false);
         };
-        self.inner
+        // The same per-account and per-address counts as `/login`: not a free password oracle.
+        let keys = AttemptKeys::new(Some(user.id), &user.username, Some(&ip));
+        let attempt = inner
+            .login_guard
+            .begin(keys)
+            .map_err(|refused| refused.retry_after_secs)?;
+        let matches = inner
             .hasher
-            .verify(password, phc)
+            .verify(password, user.password_hash.clone())
             .await
-            .unwrap_or(false)
+            .unwrap_or(false);
+        if matches {
+            inner.login_guard.succeeded(&attempt, &inner.proposer);
+        } else {
+            tracing::info!(ip = %ip, "password change refused: wrong current password");
+            inner.login_guard.failed(attempt).await;
+        }
+        Ok(matches)
     }
 
     async fn set_password(
@@ -297,19 +309,27 @@ impl Accounts for NodeBackend {
 }
 
 impl NodeBackend {
-    /// The authd half of a registration: the user (under `id` in legacy mode), once per captcha.
+    /// Burn a captcha on the whole cluster; a second use is refused before anything else.
+    async fn spend_captcha(&self, nonce: &str) -> Result<(), RegisterError> {
+        let cmd = Command::Once {
+            key: format!("captcha:{nonce}"),
+            forget_after_ms: now_ms() + FORGET_USED_AFTER_MS,
+            then: Box::new(Command::Nothing),
+        };
+        match self.write_user(cmd).await {
+            Ok(_) => Ok(()),
+            Err(BackendError::Conflict(_)) => Err(RegisterError::CaptchaUsed),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The authd half of a registration: the user (under `id` in legacy mode).
     async fn create_registered(
         &self,
         reg: Registration,
-        captcha_nonce: String,
+        password_hash: String,
         id: Option<u64>,
     ) -> Result<u64, RegisterError> {
-        let password_hash = self
-            .inner
-            .hasher
-            .hash(reg.password)
-            .await
-            .map_err(hash_error)?;
         let create = Command::CreateUser(NewUser {
             id,
             username: reg.username,
@@ -321,12 +341,7 @@ impl NodeBackend {
             password_hash,
             created_ms: now_ms(),
         });
-        let cmd = Command::Once {
-            key: format!("captcha:{captcha_nonce}"),
-            forget_after_ms: now_ms() + FORGET_USED_AFTER_MS,
-            then: Box::new(create),
-        };
-        match self.write_user(cmd).await {
+        match self.write_user(create).await {
             Ok(Applied::UserId(id)) => Ok(id),
             Ok(other) => {
                 Err(BackendError::Internal(format!("unexpected outcome {other:?}")).into())
@@ -337,7 +352,6 @@ impl NodeBackend {
             Err(BackendError::Conflict(m)) if m.contains("e-mail") => {
                 Err(RegisterError::EmailTaken)
             }
-            Err(BackendError::Conflict(_)) => Err(RegisterError::CaptchaUsed),
             Err(e) => Err(e.into()),
         }
     }

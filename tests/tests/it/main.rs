@@ -7,6 +7,7 @@
 //! `cargo test -p authd-tests`. See `authd_tests` for `AUTHD_BIN`, `AUTHD_TEST_KEEP`,
 //! `AUTHD_TEST_RUST_LOG`.
 
+mod accounts_hardening;
 mod admin_api;
 mod api;
 mod audit;
@@ -49,4 +50,5 @@ mod revocation;
 mod secrets_in_logs;
 mod sessions_cookies;
 mod signing_keys;
+mod user_refs;
 mod util;

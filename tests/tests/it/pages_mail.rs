@@ -11,7 +11,7 @@ use authd_tests::{Cluster, wait_until};
 use crate::util::{create_user, uniq, wait_user_visible};
 
 /// A counter's value in node `id`'s Prometheus text (0 when absent).
-async fn counter(cluster: &Cluster, id: u64, name: &str) -> Result<f64> {
+pub(crate) async fn counter(cluster: &Cluster, id: u64, name: &str) -> Result<f64> {
     let text = cluster.api(id).metrics().await?.body;
     Ok(text
         .lines()

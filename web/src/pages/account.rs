@@ -143,8 +143,18 @@ pub async fn password<B: Accounts>(
     let current = f.get("current_password").to_owned();
     if current.is_empty() || current.len() > 1024 {
         errors.add("current_password", "Enter your current password.");
-    } else if !b.check_password(account.id, current).await {
-        errors.add("current_password", "That is not your current password.");
+    } else {
+        match b
+            .check_password(account.id, current, ctx.ip.to_string())
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => errors.add("current_password", "That is not your current password."),
+            Err(secs) => {
+                let chrome = ctx.chrome(&b, "Change your password");
+                return ctx.finish(&b, views::locked(chrome, secs));
+            }
+        }
     }
     if !errors.is_empty() {
         return password_page(&b, &ctx, StatusCode::BAD_REQUEST, errors);

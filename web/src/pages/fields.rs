@@ -114,6 +114,9 @@ pub fn username(v: &str) -> Result<(), &'static str> {
     if !ok || !v.starts_with(|c: char| c.is_ascii_alphanumeric()) {
         return Err("Letters, digits, '_', '.' and '-' only, starting with a letter or digit.");
     }
+    if authd_auth::user_ref::is_all_digits(v) {
+        return Err("Not only digits: add at least one letter.");
+    }
     Ok(())
 }
 

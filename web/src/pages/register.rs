@@ -3,6 +3,7 @@
 //! signed, single-use, 24-hour link proves the address.
 
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
@@ -17,6 +18,7 @@ use super::views::{self, Choices, RegisterPage};
 use super::{Ctx, captcha, now_s};
 use crate::accounts::{Account, Accounts, RegisterError, Registration};
 use crate::backend::BackendError;
+use crate::rate_limit::ip_key;
 
 /// How long a captcha may be answered.
 const CAPTCHA_TTL_S: u64 = 600;
@@ -97,7 +99,14 @@ pub async fn captcha_image<B: Accounts>(
     headers: HeaderMap,
     Query(q): Query<TokenQuery>,
 ) -> Response {
-    let ip = super::client_ip(peer.ip(), &headers, &b.settings().trusted_proxies).to_string();
+    let client = super::client_ip(peer.ip(), &headers, &b.settings().trusted_proxies);
+    let limits = &b.settings().page_limits;
+    if let Err(secs) = limits.captcha.allow(&ip_key(client), Instant::now()) {
+        let mut r = (StatusCode::TOO_MANY_REQUESTS, "too many captchas\n").into_response();
+        views::with_retry_after(&mut r, secs);
+        return r;
+    }
+    let ip = client.to_string();
     let Some((answer, _)) = q
         .token
         .as_deref()
@@ -126,6 +135,12 @@ pub async fn captcha_image<B: Accounts>(
 pub async fn submit<B: Accounts>(State(b): State<B>, Posted(ctx, f): Posted) -> Response {
     if ctx.session.is_some() {
         return views::see_other("/user", &[]);
+    }
+    let limits = &b.settings().page_limits;
+    if let Err(secs) = limits.register.allow(&ip_key(ctx.ip), Instant::now()) {
+        let chrome = ctx.chrome(&b, "Register for arXiv");
+        let why = "Too many registration attempts from your network.";
+        return ctx.finish(&b, views::too_many(chrome, why, secs));
     }
     let mut errors = FieldErrors::default();
     let email = f.get("email").trim().to_lowercase();

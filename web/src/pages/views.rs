@@ -235,17 +235,31 @@ pub fn message(
 
 /// 429 with `Retry-After`: the same page whatever the password was.
 pub fn locked(chrome: Chrome, retry_after_secs: u64) -> Response {
+    too_many(
+        chrome,
+        "Too many failed attempts. For your security, logging in is paused for this account \
+         or network.",
+        retry_after_secs,
+    )
+}
+
+/// 429 with `Retry-After` and `why`, saying when to try again.
+pub fn too_many(chrome: Chrome, why: &str, retry_after_secs: u64) -> Response {
     let minutes = retry_after_secs.div_ceil(60).max(1);
     let text = format!(
-        "Too many failed attempts. For your security, logging in is paused for this account \
-         or network. Try again in {minutes} minute{}.",
+        "{why} Try again in {minutes} minute{}.",
         if minutes == 1 { "" } else { "s" }
     );
     let mut r = message(StatusCode::TOO_MANY_REQUESTS, chrome, &[&text], None);
+    with_retry_after(&mut r, retry_after_secs);
+    r
+}
+
+/// Set `Retry-After` (at least one second).
+pub fn with_retry_after(r: &mut Response, retry_after_secs: u64) {
     if let Ok(v) = HeaderValue::from_str(&retry_after_secs.max(1).to_string()) {
         r.headers_mut().insert(RETRY_AFTER, v);
     }
-    r
 }
 
 /// 303 to `to`, setting each cookie.
