@@ -142,6 +142,10 @@ mod tests {
             legacy_cookie: None,
             login_csrf_ttl_secs: 7200,
             max_sessions_per_user: 100,
+            page_limits: std::sync::Arc::new(crate::rate_limit::PageLimits {
+                register: crate::rate_limit::Window::new(1, std::time::Duration::from_secs(1)),
+                captcha: crate::rate_limit::Window::new(1, std::time::Duration::from_secs(1)),
+            }),
         };
         assert_eq!(s.logout_cookies(), vec![ng.clear()]);
         s.legacy_cookie = Some(CookieSettings {

@@ -168,7 +168,12 @@ async fn a_lockout_flood_is_one_entry_and_noise_never_pushes_out_admin_actions()
     );
     let routine = of_class(&all, "routine");
     assert!(
-        routine.iter().all(|e| e["action"] == "logout"),
+        // Only the newest noise is left (a repeat merges into an entry still held, so which
+        // of login and logout survives is not fixed).
+        routine
+            .iter()
+            .all(|e| e["actor"] == noisy.as_str()
+                && (e["action"] == "login" || e["action"] == "logout")),
         "the newest: {routine:?}"
     );
     let admin = of_class(&all, "admin");
