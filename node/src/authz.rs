@@ -12,6 +12,7 @@ use authd_auth::tokens::{
 };
 use authd_auth::{Session, User, missing_scopes, token_digest};
 use authd_raft::State;
+use authd_raft::log_store::CommittedHandle;
 use authd_raft::sm_store::StateReader;
 use authd_web::accounts::PageSession;
 use authd_web::{AuthDecision, BrowserLookup, Credential};
@@ -37,6 +38,8 @@ struct Cached {
 pub struct Authorizer {
     reader: StateReader,
     lease: Arc<Lease>,
+    /// The highest index this node knows the cluster committed: bounds client-named waits.
+    committed: CommittedHandle,
     keys: Hs256Keys,
     signer: crate::signing::UpstreamSigner,
     ttl_secs: u64,
@@ -93,6 +96,7 @@ impl Authorizer {
     pub fn new(
         reader: StateReader,
         lease: Arc<Lease>,
+        committed: CommittedHandle,
         jwt_secret: &[u8],
         alg: crate::config_signing::UpstreamAlg,
         ttl_secs: u64,
@@ -100,12 +104,23 @@ impl Authorizer {
         Authorizer {
             reader,
             lease,
+            committed,
             keys: Hs256Keys::new(jwt_secret),
             signer: crate::signing::UpstreamSigner::new(alg, jwt_secret),
             ttl_secs,
             cache: std::array::from_fn(|_| Mutex::new(HashMap::new())),
             rule: CookieRule::new(Hs256Keys::new(jwt_secret)),
         }
+    }
+
+    /// May a request wait for log index `index` that an opaque credential names (a bearer
+    /// token's, code's or refresh token's `.idx` suffix, which anyone can type)? Only up to
+    /// the highest index this node knows a leader wrote (committed, or received and about to
+    /// be): such an entry is about to be applied here, and a larger index names nothing, so
+    /// the credential is unknown at once (DESIGN.md guarantee 5). The one home of that rule:
+    /// every wait on a client-named index asks it. (The NG cookie's `idx` is signed by authd.)
+    pub fn may_wait_for(&self, index: u64) -> bool {
+        self.committed.highest_known().is_some_and(|c| index <= c)
     }
 
     /// Also accept `tapir_session` cookies (legacy mode).
@@ -248,7 +263,7 @@ impl Authorizer {
         let digest = token_digest(secret);
         let Some(t) = st.live_token(&digest, now) else {
             return match idx {
-                Some(i) if i > applied => AuthDecision::Behind(i),
+                Some(i) if i > applied && self.may_wait_for(i) => AuthDecision::Behind(i),
                 _ => unauthorized("Not a valid auth token", false),
             };
         };

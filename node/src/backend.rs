@@ -577,6 +577,10 @@ impl Backend for NodeBackend {
         self.inner.reader.wait_applied(index, timeout).await.is_ok()
     }
 
+    fn may_wait_for(&self, index: u64) -> bool {
+        self.inner.authorizer.may_wait_for(index)
+    }
+
     async fn login(&self, req: LoginRequest) -> Result<LoginOk, LoginError> {
         self.login_impl(req).await
     }

@@ -291,6 +291,7 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
     let mut authorizer = Authorizer::new(
         reader.clone(),
         lease.clone(),
+        committed.clone(),
         &spec.secrets.jwt,
         spec.signing.upstream_alg,
         spec.web.jwt_ttl_secs,

@@ -122,7 +122,9 @@ impl<B: Backend> FromRequestParts<B> for Caller {
                 let t = t.trim();
                 // A token minted through another node moments ago: its owner is known once
                 // this node applied it (the bearer check that follows waits the same way).
-                if let (_, Some(index)) = authd_auth::split_bearer(t) {
+                if let (_, Some(index)) = authd_auth::split_bearer(t)
+                    && b.may_wait_for(index)
+                {
                     b.wait_applied(index, std::time::Duration::from_millis(500))
                         .await;
                 }

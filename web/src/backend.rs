@@ -460,6 +460,9 @@ pub trait Backend: Clone + Send + Sync + 'static {
     fn browser_session(&self, ng: &[String], tapir: &[String]) -> BrowserLookup;
     /// Resolve once this node's read lease was renewed (true), or after `timeout` (false).
     fn wait_lease(&self, timeout: std::time::Duration) -> impl Future<Output = bool> + Send;
+    /// May a request wait for `index`, an index a client typed (a token's `.idx` suffix)?
+    /// Only if this node knows a leader wrote that far; else the credential names nothing.
+    fn may_wait_for(&self, index: u64) -> bool;
     /// Resolve once this node applied `index` (true), or after `timeout` (false).
     fn wait_applied(
         &self,

@@ -120,7 +120,9 @@ impl NodeBackend {
     async fn catch_up(&self, index: Option<u64>) -> bool {
         let applied = self.inner().reader.applied_index().unwrap_or(0);
         match index {
-            Some(i) if i > applied => self.wait_applied(i, BEHIND_WAIT).await,
+            Some(i) if i > applied && self.may_wait_for(i) => {
+                self.wait_applied(i, BEHIND_WAIT).await
+            }
             _ => false,
         }
     }

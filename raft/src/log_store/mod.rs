@@ -89,14 +89,31 @@ impl Default for LogStoreOptions {
     }
 }
 
-/// Cheap, shareable view of the persisted committed index, for `/readyz`.
+/// Cheap, shareable view of the persisted committed index, for `/readyz`, and of the highest
+/// index this node's log has received.
 #[derive(Debug, Clone, Default)]
-pub struct CommittedHandle(Arc<AtomicU64>);
+pub struct CommittedHandle(Arc<AtomicU64>, Arc<AtomicU64>);
 
 impl CommittedHandle {
     /// The last committed index saved to the log, `None` before the first commit.
     pub fn get(&self) -> Option<u64> {
         self.0.load(Ordering::Acquire).checked_sub(1)
+    }
+
+    /// The highest index this node knows a leader wrote: committed, or received from the
+    /// leader and about to be (a follower learns of a commit a moment after the entry).
+    /// An index beyond it names no entry this node can expect.
+    pub fn highest_known(&self) -> Option<u64> {
+        let v = self
+            .0
+            .load(Ordering::Acquire)
+            .max(self.1.load(Ordering::Acquire));
+        v.checked_sub(1)
+    }
+
+    /// Raise the received mark to `index`.
+    fn received(&self, index: u64) {
+        self.1.fetch_max(index.saturating_add(1), Ordering::AcqRel);
     }
 
     /// Stores `index + 1` so that 0 can mean "none".
@@ -350,6 +367,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     {
         let entries: Vec<Entry<TypeConfig>> = entries.into_iter().collect();
         let n = entries.len() as u64;
+        let last = entries.last().map(|e| e.log_id.index);
         // An empty append still goes through the queue: its callback must not overtake earlier ones.
         let bytes = if entries.is_empty() {
             Vec::new()
@@ -368,6 +386,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             }
         })
         .map_err(|e| StorageIOError::write_logs(&e))?;
+        if let Some(last) = last {
+            self.committed.received(last);
+        }
         Ok(())
     }
 
