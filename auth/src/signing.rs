@@ -56,7 +56,7 @@ impl std::fmt::Debug for Ed25519Signer {
 }
 
 impl Ed25519Signer {
-    /// The key `kid` derives to under `master` (the JWT secret); the same on every node.
+    /// The key `kid` derives to under `master` (the signing-key seed); the same on every node.
     pub fn derive(master: &[u8], kid: &str) -> Result<Ed25519Signer, TokenError> {
         if !valid_kid(kid) {
             return Err(TokenError::Sign(format!("invalid key id {kid:?}")));

@@ -98,6 +98,7 @@ impl Authorizer {
         lease: Arc<Lease>,
         committed: CommittedHandle,
         jwt_secret: &[u8],
+        signing_seed: Option<&[u8]>,
         alg: crate::config_signing::UpstreamAlg,
         ttl_secs: u64,
     ) -> Authorizer {
@@ -106,7 +107,7 @@ impl Authorizer {
             lease,
             committed,
             keys: Hs256Keys::new(jwt_secret),
-            signer: crate::signing::UpstreamSigner::new(alg, jwt_secret),
+            signer: crate::signing::UpstreamSigner::new(alg, jwt_secret, signing_seed),
             ttl_secs,
             cache: std::array::from_fn(|_| Mutex::new(HashMap::new())),
             rule: CookieRule::new(Hs256Keys::new(jwt_secret)),

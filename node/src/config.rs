@@ -146,6 +146,10 @@ pub struct SecretsConfig {
     pub jwt_secret: Option<String>,
     /// Inline cluster secret, `dev = true` only.
     pub cluster_secret: Option<String>,
+    /// Seed the EdDSA signing keys derive from (required for `upstream_alg = "EdDSA"`).
+    pub signing_key_seed_file: Option<PathBuf>,
+    /// Inline signing-key seed, `dev = true` only.
+    pub signing_key_seed: Option<String>,
 }
 
 /// `[raft]`: defaults suit a LAN or loopback cluster with fsync.

@@ -3,19 +3,23 @@
 use std::path::Path;
 
 use crate::config::{Config, ConfigError};
+use crate::config_signing::UpstreamAlg;
 
 /// The shipped `cluster.toml`: any secret that appears in it is public, so production refuses it.
 const SHIPPED_CONFIG: &str = include_str!("../../cluster.toml");
 /// Production secrets must have at least this many bytes.
 pub const MIN_SECRET_LEN: usize = 32;
 
-/// The two keys a node runs with.
+/// The keys a node runs with.
 #[derive(Clone)]
 pub struct Secrets {
     /// HS256 key for upstream JWTs and NG cookies.
     pub jwt: Vec<u8>,
     /// Key for the internal transport and operator request signatures.
     pub cluster: Vec<u8>,
+    /// What the EdDSA private keys derive from: independent of `jwt`, so the services that hold
+    /// the HS256 secret cannot mint EdDSA tokens. `None`: no EdDSA keys (HS256 only).
+    pub signing_seed: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -76,7 +80,7 @@ fn trim_newline(mut v: Vec<u8>) -> Vec<u8> {
     v
 }
 
-/// Load both secrets for `cfg` (see the module docs for the order).
+/// Load the secrets for `cfg` (see the module docs for the order).
 pub fn load(cfg: &Config) -> Result<Secrets, ConfigError> {
     let s = &cfg.file.secrets;
     let cluster = resolve(
@@ -93,7 +97,50 @@ pub fn load(cfg: &Config) -> Result<Secrets, ConfigError> {
         s.jwt_secret_file.as_deref(),
         s.jwt_secret.as_ref(),
     )?;
-    Ok(Secrets { jwt, cluster })
+    let configured = std::env::var_os(SEED_ENV).is_some()
+        || s.signing_key_seed_file.is_some()
+        || s.signing_key_seed.is_some();
+    let signing_seed = if configured {
+        Some(resolve(
+            cfg,
+            "signing_key_seed",
+            SEED_ENV,
+            s.signing_key_seed_file.as_deref(),
+            s.signing_key_seed.as_ref(),
+        )?)
+    } else if cfg.file.signing.upstream_alg == UpstreamAlg::EdDSA {
+        return Err(ConfigError::Secret(format!(
+            "[signing] upstream_alg = \"EdDSA\" needs its own key material: set \
+             [secrets] signing_key_seed_file (or {SEED_ENV})"
+        )));
+    } else {
+        None
+    };
+    independent(&jwt, &cluster, signing_seed.as_deref())?;
+    Ok(Secrets {
+        jwt,
+        cluster,
+        signing_seed,
+    })
+}
+
+/// The environment variable that overrides `[secrets] signing_key_seed_file`.
+const SEED_ENV: &str = "AUTHD_SIGNING_KEY_SEED";
+
+/// One secret reused for another purpose defeats the split: refuse it.
+fn independent(jwt: &[u8], cluster: &[u8], seed: Option<&[u8]>) -> Result<(), ConfigError> {
+    let same = |a: &[u8], b: &[u8]| bool::from(subtle::ConstantTimeEq::ct_eq(a, b));
+    if same(jwt, cluster) {
+        return Err(ConfigError::Secret(
+            "jwt_secret and cluster_secret must differ".into(),
+        ));
+    }
+    if seed.is_some_and(|s| same(s, jwt) || same(s, cluster)) {
+        return Err(ConfigError::Secret(
+            "signing_key_seed must differ from jwt_secret and cluster_secret".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// For `authd serve` with no config: random secrets kept in the data dir, created on first start.
@@ -117,6 +164,7 @@ pub fn load_or_create_dev(dir: &Path) -> Result<Secrets, ConfigError> {
     Ok(Secrets {
         cluster: get("cluster.secret")?,
         jwt: get("jwt.secret")?,
+        signing_seed: Some(get("signing.seed")?),
     })
 }
 
@@ -212,6 +260,16 @@ mod tests {
             &format!(
                 "jwt_secret_file = {:?}\ncluster_secret_file = {:?}",
                 long, long
+            ),
+        );
+        assert!(load(&c).unwrap_err().to_string().contains("must differ"));
+        let other = dir.path().join("other");
+        std::fs::write(&other, "b".repeat(40)).unwrap();
+        let c = cfg(
+            false,
+            &format!(
+                "jwt_secret_file = {:?}\ncluster_secret_file = {:?}",
+                long, other
             ),
         );
         assert!(load(&c).is_ok());

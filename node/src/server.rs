@@ -251,7 +251,7 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
     );
     let key_policy = crate::signing::KeyPolicy {
         cfg: spec.signing.clone(),
-        jwt_secret: spec.secrets.jwt.clone(),
+        seed: spec.secrets.signing_seed.clone(),
         jwt_ttl_secs: spec.web.jwt_ttl_secs,
     };
     crate::signing::spawn_rotator(
@@ -293,6 +293,7 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
         lease.clone(),
         committed.clone(),
         &spec.secrets.jwt,
+        spec.secrets.signing_seed.as_deref(),
         spec.signing.upstream_alg,
         spec.web.jwt_ttl_secs,
     );

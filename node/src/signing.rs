@@ -1,5 +1,6 @@
 //! Upstream-JWT signing on a node: the configured algorithm, the EdDSA keys derived from the
-//! replicated ring, and the leader's task that seeds and rotates the ring.
+//! signing-key seed and the replicated ring, and the leader's task that seeds and rotates the
+//! ring.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,7 +21,8 @@ use crate::proposer::Proposer;
 pub struct UpstreamSigner {
     alg: UpstreamAlg,
     hs256: Hs256Keys,
-    master: Vec<u8>,
+    /// `[secrets] signing_key_seed`: never the JWT secret, which every service holds.
+    seed: Option<Vec<u8>>,
     derived: Mutex<HashMap<String, Arc<Ed25519Signer>>>,
 }
 
@@ -30,21 +32,24 @@ pub enum SignError {
     /// EdDSA is configured but the ring has no active key yet (the leader seeds one at start).
     #[error("no upstream signing key is active yet")]
     NoKey,
-    /// The replicated public key is not what this node derives: its JWT secret differs.
-    #[error("signing key {0} does not match this node's JWT secret")]
+    /// The replicated public key is not what this node derives: its signing-key seed differs.
+    #[error("signing key {0} does not match this node's signing-key seed")]
     Mismatch(String),
+    /// EdDSA without a seed (config loading refuses this; kept so signing cannot fall back).
+    #[error("no signing-key seed is configured")]
+    NoSeed,
     /// Signing failed.
     #[error(transparent)]
     Token(#[from] TokenError),
 }
 
 impl UpstreamSigner {
-    /// A signer for `alg`; EdDSA keys derive from `jwt_secret`.
-    pub fn new(alg: UpstreamAlg, jwt_secret: &[u8]) -> UpstreamSigner {
+    /// A signer for `alg`: HS256 with `jwt_secret`, EdDSA keys derived from `seed`.
+    pub fn new(alg: UpstreamAlg, jwt_secret: &[u8], seed: Option<&[u8]>) -> UpstreamSigner {
         UpstreamSigner {
             alg,
             hs256: Hs256Keys::new(jwt_secret),
-            master: jwt_secret.to_vec(),
+            seed: seed.map(<[u8]>::to_vec),
             derived: Mutex::new(HashMap::new()),
         }
     }
@@ -88,9 +93,10 @@ impl UpstreamSigner {
         {
             return Ok(s);
         }
-        let signer = Ed25519Signer::derive(&self.master, &key.kid)?;
+        let seed = self.seed.as_deref().ok_or(SignError::NoSeed)?;
+        let signer = Ed25519Signer::derive(seed, &key.kid)?;
         if signer.public() != key.public {
-            tracing::error!(kid = %key.kid, "replicated signing key does not match this node's JWT secret");
+            tracing::error!(kid = %key.kid, "replicated signing key does not match this node's signing-key seed");
             return Err(SignError::Mismatch(key.kid.clone()));
         }
         let signer = Arc::new(signer);
@@ -105,13 +111,13 @@ impl UpstreamSigner {
     }
 }
 
-/// What scheduling a key needs: the policy, the secret keys derive from, the token lifetime.
+/// What scheduling a key needs: the policy, the seed keys derive from, the token lifetime.
 #[derive(Clone)]
 pub struct KeyPolicy {
     /// `[signing]`.
     pub cfg: SigningConfig,
-    /// The JWT secret (derivation input).
-    pub jwt_secret: Vec<u8>,
+    /// `[secrets] signing_key_seed` (derivation input); `None`: this cluster has no EdDSA keys.
+    pub seed: Option<Vec<u8>>,
     /// `[web] jwt_ttl_secs`: how long the last token of a replaced key lives.
     pub jwt_ttl_secs: u64,
 }
@@ -119,7 +125,10 @@ pub struct KeyPolicy {
 impl KeyPolicy {
     /// A fresh key's id and the command that schedules it to sign from `activates_ms`.
     pub fn schedule(&self, activates_ms: u64) -> Result<(String, Command), String> {
-        let key = new_key(&self.jwt_secret, activates_ms)?;
+        let seed = self.seed.as_deref().ok_or(
+            "no signing-key seed is configured ([secrets] signing_key_seed_file)".to_owned(),
+        )?;
+        let key = new_key(seed, activates_ms)?;
         Ok((
             key.kid.clone(),
             add_key_command(key, &self.cfg, self.jwt_ttl_secs),
@@ -127,10 +136,10 @@ impl KeyPolicy {
     }
 }
 
-/// A new key activating at `activates_ms`, with a random id, derived from `jwt_secret`.
-pub fn new_key(jwt_secret: &[u8], activates_ms: u64) -> Result<SigningKey, String> {
+/// A new key activating at `activates_ms`, with a random id, derived from `seed`.
+pub fn new_key(seed: &[u8], activates_ms: u64) -> Result<SigningKey, String> {
     let kid = authd_auth::random_hex(16).map_err(|e| e.to_string())?;
-    let signer = Ed25519Signer::derive(jwt_secret, &kid).map_err(|e| e.to_string())?;
+    let signer = Ed25519Signer::derive(seed, &kid).map_err(|e| e.to_string())?;
     Ok(SigningKey {
         kid,
         public: signer.public(),
@@ -166,6 +175,11 @@ fn due(st: &State, cfg: &SigningConfig, now: u64) -> Option<u64> {
 /// The leader seeds the ring at start and, with `rotate_every_secs`, schedules each next key
 /// `publish_ahead_secs` before it is due.
 pub fn spawn_rotator(raft: Raft, proposer: Proposer, reader: StateReader, policy: KeyPolicy) {
+    if policy.seed.is_none() {
+        // HS256 only: a cluster that wants to move to EdDSA configures a seed first.
+        tracing::info!("no signing-key seed: the EdDSA key ring stays empty");
+        return;
+    }
     tokio::spawn(async move {
         // Frequent, so a new cluster (or a new leader) signs within moments; a tick only reads
         // local state unless a key is due.
@@ -225,7 +239,7 @@ mod tests {
     #[test]
     fn signs_with_the_active_key_and_refuses_a_foreign_one() {
         let mut st = State::default();
-        let s = UpstreamSigner::new(UpstreamAlg::EdDSA, b"secret");
+        let s = UpstreamSigner::new(UpstreamAlg::EdDSA, b"jwt", Some(b"seed"));
         let claims: UpstreamSession = serde_json::from_value(serde_json::json!({
             "session_id": "s", "start_time": "", "user": null, "client": null,
             "end_time": null, "authorizations": null, "ip_address": null,
@@ -233,17 +247,23 @@ mod tests {
         }))
         .unwrap();
         assert!(matches!(s.sign(&st, 1000, &claims), Err(SignError::NoKey)));
-        let k = new_key(b"secret", 1000).unwrap();
+        let k = new_key(b"seed", 1000).unwrap();
         let kid = k.kid.clone();
         st.apply(&add_key_command(k, &cfg(None), 60)).unwrap();
         let jwt = s.sign(&st, 1000, &claims).unwrap();
         let h = jsonwebtoken::decode_header(&jwt).unwrap();
         assert_eq!(h.kid.as_deref(), Some(kid.as_str()));
         assert_eq!(s.current_kid(&st, 1000), Some(kid.as_str()));
-        // A node with another JWT secret must not sign with a key it cannot match.
-        let other = UpstreamSigner::new(UpstreamAlg::EdDSA, b"other");
+        // A node with another seed must not sign with a key it cannot match, nor one with the
+        // same JWT secret but the JWT secret as its seed.
+        let other = UpstreamSigner::new(UpstreamAlg::EdDSA, b"jwt", Some(b"other"));
         assert!(matches!(
             other.sign(&st, 1000, &claims),
+            Err(SignError::Mismatch(_))
+        ));
+        let jwt_as_seed = UpstreamSigner::new(UpstreamAlg::EdDSA, b"jwt", Some(b"jwt"));
+        assert!(matches!(
+            jwt_as_seed.sign(&st, 1000, &claims),
             Err(SignError::Mismatch(_))
         ));
     }

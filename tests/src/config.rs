@@ -67,6 +67,9 @@ pub struct Secrets {
     pub jwt_secret: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster_secret: Option<String>,
+    /// The EdDSA keys' seed (inline: the harness runs `dev = true`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_key_seed: Option<String>,
 }
 
 /// One `[[nodes]]` entry.
@@ -166,6 +169,7 @@ impl ClusterConfig {
             secrets: Secrets {
                 jwt_secret: Some(format!("test-jwt-{}", random_hex(24)?)),
                 cluster_secret: Some(format!("test-cluster-{}", random_hex(24)?)),
+                signing_key_seed: Some(format!("test-seed-{}", random_hex(24)?)),
             },
             raft: RaftTuning::default(),
             sessions: SessionsTuning::default(),

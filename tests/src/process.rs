@@ -13,6 +13,7 @@ pub const SCRUBBED_ENV: &[&str] = &[
     "AUTHD_JWT_SECRET",
     "AUTHD_CLUSTER_SECRET",
     "AUTHD_LEGACY_COOKIE_SECRET",
+    "AUTHD_SIGNING_KEY_SEED",
 ];
 
 /// The workspace root (the parent of this crate).

@@ -199,3 +199,60 @@ async fn an_inline_legacy_cookie_secret_is_refused_outside_dev_mode() -> Result<
     )
     .await
 }
+
+#[tokio::test]
+async fn eddsa_keys_need_their_own_seed_outside_dev_mode() -> Result<()> {
+    // Every service holds the JWT secret: EdDSA keys derived from it would let any of them
+    // mint tokens, so EdDSA needs a separate seed, and no secret may double as another.
+    const SEED: &str = "prod-test-signing-seed-0b7e5d1c93a24f68aa";
+    let eddsa = "[signing]\nupstream_alg = \"EdDSA\"";
+    let files = [("jwt.secret", GOOD_JWT), ("cluster.secret", GOOD_CLUSTER)];
+    refused(
+        &prod(FILES, eddsa)?,
+        &files,
+        &[],
+        &["EdDSA", "signing_key_seed_file", "AUTHD_SIGNING_KEY_SEED"],
+        &[],
+    )
+    .await?;
+    let with_seed = format!("{FILES}\nsigning_key_seed_file = \"signing.seed\"");
+    let reused = [
+        ("jwt.secret", GOOD_JWT),
+        ("cluster.secret", GOOD_CLUSTER),
+        ("signing.seed", GOOD_JWT),
+    ];
+    refused(
+        &prod(&with_seed, eddsa)?,
+        &reused,
+        &[],
+        &["signing_key_seed must differ"],
+        &[GOOD_JWT],
+    )
+    .await?;
+    let same = [("jwt.secret", GOOD_JWT), ("cluster.secret", GOOD_JWT)];
+    refused(&prod(FILES, "")?, &same, &[], &["must differ"], &[GOOD_JWT]).await?;
+    // Control: its own seed, from a file or the environment, starts.
+    let good = [
+        ("jwt.secret", GOOD_JWT),
+        ("cluster.secret", GOOD_CLUSTER),
+        ("signing.seed", SEED),
+    ];
+    let (code, stderr, _) = run(
+        &prod(&with_seed, eddsa)?,
+        &good,
+        &[],
+        Duration::from_secs(3),
+    )
+    .await?;
+    ensure!(
+        code.is_none(),
+        "EdDSA with a seed file exited {code:?}: {stderr}"
+    );
+    let env = [("AUTHD_SIGNING_KEY_SEED", SEED)];
+    let (code, stderr, _) = run(&prod(FILES, eddsa)?, &files, &env, Duration::from_secs(3)).await?;
+    ensure!(
+        code.is_none(),
+        "EdDSA with the seed in the environment exited {code:?}: {stderr}"
+    );
+    Ok(())
+}

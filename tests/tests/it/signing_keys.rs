@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
-use authd_auth::signing::{JwkSet, PublicKeys};
+use authd_auth::signing::{Ed25519Signer, JwkSet, PublicKeys};
 use authd_auth::tokens::UpstreamSession;
 use authd_tests::{Cluster, Fatal, ensure_now, unix_now, wait_until};
 use serde_json::Value;
@@ -109,6 +109,16 @@ async fn eddsa_tokens_rotate_without_a_gap_and_old_keys_outlive_their_tokens() -
             "HS256 accepted"
         );
     }
+    // Whoever holds the HS256 secret (every service) cannot mint an EdDSA token: the keys
+    // derive from the separate signing-key seed, not from the JWT secret.
+    let (jwt, kid) = upstream(&nodes.first().context("no node")?.1, &cookie).await?;
+    let claims = UpstreamSession::decode_eddsa(&keys, &jwt, 0)?;
+    let forger = Ed25519Signer::derive(&jwt_secret(&cluster)?, &kid)?;
+    let forged = forger.sign(&claims)?;
+    ensure!(
+        UpstreamSession::decode_eddsa(&keys, &forged, 0).is_err(),
+        "a token signed with a key derived from the JWT secret verified"
+    );
 
     // Rotate through node 2, the new key signing 3 s from now.
     let (old_jwt, _) = upstream(&nodes.first().context("no node")?.1, &cookie).await?;
