@@ -211,6 +211,7 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
         }
     }
     telemetry::export_raft_gauges(raft.clone(), committed.clone());
+    telemetry::export_state_size(reader.clone(), Duration::from_secs(5));
 
     let hasher = Hasher::new(spec.passwords.threads(), &spec.passwords.cpus());
     let deps = Deps {

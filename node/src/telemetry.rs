@@ -38,6 +38,34 @@ pub fn init_metrics() -> anyhow::Result<PrometheusHandle> {
     Ok(handle)
 }
 
+/// `authd_state_encoded_bytes`: the replicated state's snapshot-encoded size, so operators (and
+/// the `growth` benchmark) see what the state holds per node. Measured every `every` on the
+/// published view, off the apply path, and only when something was applied since: O(state)
+/// work, so not on every apply.
+pub fn export_state_size(reader: authd_raft::sm_store::StateReader, every: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        let mut measured_at = None;
+        loop {
+            tick.tick().await;
+            let view = reader.load();
+            if measured_at == Some(view.last_applied) {
+                continue;
+            }
+            measured_at = Some(view.last_applied);
+            let len = tokio::task::spawn_blocking(move || {
+                authd_raft::sm_store::encoded_state_len(&view.state)
+            })
+            .await;
+            match len {
+                Ok(Ok(len)) => metrics::gauge!("authd_state_encoded_bytes").set(len as f64),
+                Ok(Err(e)) => tracing::warn!(error = %e, "could not measure the state's size"),
+                Err(e) => tracing::warn!(error = %e, "state size task failed"),
+            }
+        }
+    });
+}
+
 /// Mirror Raft's own metrics into gauges whenever they change.
 pub fn export_raft_gauges(raft: Raft, committed: CommittedHandle) {
     let mut rx = raft.metrics();

@@ -113,6 +113,26 @@ fn encode(body: &SnapshotBody) -> Result<Vec<u8>, SmError> {
     Ok(out)
 }
 
+/// How many bytes `state` takes encoded as in a snapshot, counted without building the buffer:
+/// the replicated data's size, which the `authd_state_encoded_bytes` gauge reports.
+pub fn encoded_state_len(state: &State) -> Result<u64, SmError> {
+    /// A writer that only counts.
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 = self.0.saturating_add(buf.len() as u64);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut n = Count(0);
+    bincode::serde::encode_into_std_write(state, &mut n, bincode::config::standard())
+        .map_err(|e| SmError::Corrupt(e.to_string()))?;
+    Ok(n.0)
+}
+
 fn decode(bytes: &[u8]) -> Result<SnapshotBody, SmError> {
     let bad = |m: &str| SmError::Corrupt(m.to_owned());
     let rest = bytes

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use anyhow::{Result, bail};
-use authd_tests::{Cluster, sign, sign_per_contract, unix_now, unix_now_ms, wait_until};
+use authd_tests::{
+    Cluster, ensure_now, sign, sign_per_contract, unix_now, unix_now_ms, wait_until,
+};
 use reqwest::Method;
 use serde_json::json;
 
@@ -62,6 +64,12 @@ async fn operator_api_users_sessions_and_errors_on_every_node() -> Result<()> {
         }
     }
 
+    // The replicated state's size on every node, before the user below.
+    let mut before = Vec::new();
+    for &id in &ids {
+        before.push(state_bytes(&cluster, id).await?);
+    }
+
     // A user through a follower, visible on all nodes by username and by id.
     let leader = cluster.leader().await?;
     let follower = ids.iter().copied().find(|&i| i != leader).unwrap_or(leader);
@@ -76,6 +84,18 @@ async fn operator_api_users_sessions_and_errors_on_every_node() -> Result<()> {
             .await?
             .expect(200)?;
         assert_eq!(by_id["username"], name.as_str(), "node {id}: lookup by id");
+    }
+    // ... grows on every node with it (the gauge is re-measured every 5 s).
+    for (&id, &b) in ids.iter().zip(&before) {
+        wait_until(
+            "authd_state_encoded_bytes grows",
+            Duration::from_secs(30),
+            || async {
+                let now = state_bytes(&cluster, id).await?;
+                ensure_now(now > b, || format!("node {id}: {now} bytes, was {b}"))
+            },
+        )
+        .await?;
     }
     let missing = cluster.api(leader).get_user(&uniq("nobody")).await?;
     assert_eq!(missing.status, 404, "unknown user: {}", missing.body);
@@ -321,4 +341,22 @@ async fn operator_api_refuses_missing_bad_stale_and_tampered_signatures() -> Res
     )
     .await?;
     Ok(())
+}
+
+/// Node `id`'s `authd_state_encoded_bytes` gauge (waits for its first measurement).
+async fn state_bytes(cluster: &Cluster, id: u64) -> Result<f64> {
+    wait_until(
+        "authd_state_encoded_bytes on /metrics",
+        Duration::from_secs(30),
+        || async {
+            let body = cluster.api(id).metrics().await?.body;
+            let v = body.lines().find_map(|l| {
+                l.strip_prefix("authd_state_encoded_bytes ")
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+            });
+            v.filter(|v| *v > 0.0)
+                .ok_or_else(|| anyhow::anyhow!("node {id}: no authd_state_encoded_bytes yet"))
+        },
+    )
+    .await
 }
