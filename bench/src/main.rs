@@ -48,6 +48,8 @@ enum Scenario {
     Revocation(scenarios::revocation::Args),
     /// `/auth` p99 idle and during a flood of wrong-password logins (issue 4).
     LoginFlood(scenarios::login_flood::Args),
+    /// One user's maximum sustained growth of the replicated state, bounds vs none (issue 20).
+    Growth(scenarios::growth::Args),
     /// OAuth2 client-credentials grants/s through a 3-node cluster, beside Ory Hydra (issue 6).
     Token(scenarios::token::Args),
     /// The fault-injection suite, long profile, writing docs/reliability.md (issue 8).
@@ -94,6 +96,7 @@ fn run(cli: Cli) -> Result<()> {
             Scenario::Revocation(args) => scenarios::revocation::run(args).await,
             Scenario::LoginFlood(args) => scenarios::login_flood::run(args, threads).await,
             Scenario::Token(args) => scenarios::token::run(args).await,
+            Scenario::Growth(args) => scenarios::growth::run(args).await,
             Scenario::Faults(args) => scenarios::faults::run(args).await,
             Scenario::Soak(args) => scenarios::soak::run(args).await,
             // Served above, on its own runtime.

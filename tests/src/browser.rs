@@ -35,6 +35,28 @@ fn attr(body: &str, marker: &str) -> Option<String> {
     Some(html_unescape(rest.get(..end)?))
 }
 
+/// The hidden inputs of a form (the consent page's), in order.
+pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    html.split("<input type=\"hidden\" name=\"")
+        .skip(1)
+        .filter_map(|rest| {
+            let (name, rest) = rest.split_once('"')?;
+            let rest = rest.strip_prefix(" value=\"")?;
+            let (value, _) = rest.split_once('"')?;
+            Some((name.to_owned(), html_unescape(value)))
+        })
+        .collect()
+}
+
+/// One query parameter of an absolute URL (a redirect's `Location`).
+pub fn query_param(location: &str, name: &str) -> Option<String> {
+    url::Url::parse(location)
+        .ok()?
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
 /// Undo askama's HTML escaping (named and numeric forms) in an attribute or text.
 pub fn html_unescape(s: &str) -> String {
     s.replace("&quot;", "\"")
@@ -119,6 +141,11 @@ impl Browser {
             base: base.trim_end_matches('/').to_owned(),
             jar: self.jar.clone(),
         }
+    }
+
+    /// The node this browser talks to (`http://host:port`).
+    pub fn base(&self) -> &str {
+        &self.base
     }
 
     /// A cookie's current value.

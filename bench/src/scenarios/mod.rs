@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod faults;
+pub mod growth;
 pub mod login_flood;
 pub mod revocation;
 pub mod sessions;

@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result, bail, ensure};
 use authd_tests::Cluster;
-use authd_tests::browser::html_unescape;
+pub use authd_tests::browser::{hidden_fields, query_param};
 use base64::Engine;
 use reqwest::Method;
 use serde_json::Value;
@@ -147,28 +147,6 @@ pub async fn bearer_everywhere(nodes: &[(u64, Web)], token: &str, want: u16) -> 
 
 pub fn url(cluster: &Cluster, node: u64, path: &str) -> Result<String> {
     Ok(format!("http://{}{path}", cluster.node(node)?.http))
-}
-
-/// The hidden inputs of the consent form, in order.
-pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
-    html.split("<input type=\"hidden\" name=\"")
-        .skip(1)
-        .filter_map(|rest| {
-            let (name, rest) = rest.split_once('"')?;
-            let rest = rest.strip_prefix(" value=\"")?;
-            let (value, _) = rest.split_once('"')?;
-            Some((name.to_owned(), html_unescape(value)))
-        })
-        .collect()
-}
-
-/// One query parameter of a URL.
-pub fn query_param(location: &str, name: &str) -> Option<String> {
-    url::Url::parse(location)
-        .ok()?
-        .query_pairs()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
 }
 
 /// GET the authorize URL (path and query) with the cookie: the consent page's form fields.
