@@ -88,8 +88,7 @@ pub async fn grant_loop(
     counts: Arc<Counts>,
 ) -> Result<()> {
     let b = Browser::new(base(&t, seed))?;
-    let first = b.login(&t.username, &t.password).await?;
-    anyhow::ensure!(first.status == 303, "login: {}", first.describe());
+    login(&b, &t).await?;
     let authorize = format!(
         "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&state=s&scope=profile%3Aread&code_challenge={CHALLENGE}&code_challenge_method=S256",
         t.client_id,
@@ -101,6 +100,14 @@ pub async fn grant_loop(
         let node = b.at(base(&t, seq));
         match grant_once(&node, &t, &authorize).await {
             Ok(Step::Granted) => bump(&counts.grants),
+            // The login loops' new sessions pushed this one out (the session cap): log in
+            // again, as an attacker would.
+            Ok(Step::LoggedOut) => {
+                bump(&counts.other);
+                if login(&b, &t).await.is_ok() {
+                    bump(&counts.logins);
+                }
+            }
             Ok(Step::Limited) => bump(&counts.limited),
             Ok(Step::Other) | Err(_) => bump(&counts.other),
         }
@@ -108,8 +115,15 @@ pub async fn grant_loop(
     Ok(())
 }
 
+async fn login(b: &Browser, t: &Target) -> Result<()> {
+    let page = b.login(&t.username, &t.password).await?;
+    anyhow::ensure!(page.status == 303, "login: {}", page.describe());
+    Ok(())
+}
+
 enum Step {
     Granted,
+    LoggedOut,
     Limited,
     Other,
 }
@@ -118,6 +132,14 @@ async fn grant_once(b: &Browser, t: &Target, authorize: &str) -> Result<Step> {
     let page = b.get(authorize).await?;
     if page.status == 429 {
         return Ok(Step::Limited);
+    }
+    if page.status == 303
+        && page
+            .location
+            .as_deref()
+            .is_some_and(|l| l.contains("/login"))
+    {
+        return Ok(Step::LoggedOut);
     }
     if page.status != 200 {
         return Ok(Step::Other);

@@ -95,15 +95,19 @@ pub fn render(args: &Args, runs: &[Run], binary: &str) -> (String, String) {
     );
     let _ = writeln!(s, "## Results\n\n{table}");
     if let (Some(sh), Some(li)) = (&shipped, &lifted) {
-        let verdict = if sh.steady.abs() < FLAT_BYTES_PER_SEC {
-            "met"
-        } else {
-            "**not met**"
+        // Negative is the state shrinking: the fill window's codes expiring while the caps
+        // keep anything new from taking their place.
+        let verdict = match sh.steady {
+            g if g < 0.0 => {
+                "met (the state shrinks: the fill's codes expire, nothing replaces them)"
+            }
+            g if g < FLAT_BYTES_PER_SEC => "met",
+            _ => "**not met**",
         };
         let _ = writeln!(
             s,
             "## Target\n\nOnce the caps are hit, one user's growth must be ~0 (issue 20; here: \
-             under {} B/s per node). Measured: **{} B/s per node** in the steady window with the \
+             at most {} B/s per node). Measured: **{} B/s per node** in the steady window with the \
              shipped bounds: {verdict}. Without the bounds the same user grows each node by {} \
              B/s ({} KiB/h), at {} grants/s. The fill window shows what the caps let one account \
              hold: {} sessions, {} tokens at the end.\n",
