@@ -25,6 +25,7 @@ mod example_service;
 mod failover;
 mod faults;
 mod grants;
+mod http_limits;
 mod internal_port;
 mod legacy;
 mod legacy_accounts;
