@@ -19,6 +19,7 @@ mod bearer;
 mod browser;
 mod catch_up;
 mod cli;
+mod cluster_access;
 mod config;
 mod durability;
 mod example_service;
