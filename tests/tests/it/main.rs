@@ -35,6 +35,7 @@ mod legacy_outage;
 mod legacy_sessions;
 mod legacy_util;
 mod nginx;
+mod nginx_edge;
 mod nginx_index_flood;
 mod oauth2;
 mod oauth2_bounds;
