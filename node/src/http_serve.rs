@@ -71,6 +71,7 @@ pub async fn serve(
             metrics::counter!("authd_http_connections_refused_total").increment(1);
             continue;
         };
+        tracing::trace!(%peer, "HTTP connection accepted");
         let conn = Conn {
             app: app.clone(),
             limits: limits.clone(),
