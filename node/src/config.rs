@@ -70,6 +70,9 @@ pub struct FileConfig {
     /// OAuth2 family cap and issuance rates.
     #[serde(default)]
     pub oauth2: crate::config_oauth2::OAuth2Config,
+    /// Public listener deadlines and connection cap.
+    #[serde(default)]
+    pub http: crate::config_http::HttpConfig,
     /// The members.
     #[serde(default)]
     pub nodes: Vec<NodeConfig>,
@@ -339,6 +342,7 @@ impl Config {
         crate::config_signing::validate(&file.signing).map_err(invalid)?;
         crate::config_oauth2::validate(&file.oauth2).map_err(invalid)?;
         file.audit.validate().map_err(invalid)?;
+        file.http.validate().map_err(invalid)?;
         Ok(Config { file, base_dir })
     }
 

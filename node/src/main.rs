@@ -9,10 +9,12 @@ mod cli;
 mod config;
 mod config_accounts;
 mod config_audit;
+mod config_http;
 mod config_oauth2;
 mod config_signing;
 mod cookie_rule;
 mod data_dir;
+mod http_serve;
 mod lease;
 mod legacy;
 mod login_guard;
@@ -216,6 +218,7 @@ fn serve_spec(t: &Target, join: bool) -> Result<ServeSpec, ConfigError> {
                 passwords: Default::default(),
                 signing: Default::default(),
                 oauth2: Default::default(),
+                http: Default::default(),
                 legacy: None,
             })
         }
@@ -251,6 +254,7 @@ fn serve_spec(t: &Target, join: bool) -> Result<ServeSpec, ConfigError> {
                 passwords: cfg.file.passwords.clone(),
                 signing: cfg.file.signing.clone(),
                 oauth2: cfg.file.oauth2.clone(),
+                http: cfg.file.http.clone(),
                 legacy,
             })
         }

@@ -61,6 +61,8 @@ pub struct ServeSpec {
     pub signing: crate::config_signing::SigningConfig,
     /// OAuth2 family cap and issuance rates.
     pub oauth2: crate::config_oauth2::OAuth2Config,
+    /// Public listener deadlines and connection cap.
+    pub http: crate::config_http::HttpConfig,
     /// Legacy (tapir) mode, when configured.
     pub legacy: Option<crate::legacy::LegacySpec>,
 }
@@ -360,14 +362,11 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
     let http = tokio::net::TcpListener::bind(me.http)
         .await
         .with_context(|| format!("binding the HTTP listener {}", me.http))?;
+    if let Some(warning) = crate::config_http::fd_limit_warning(spec.http.max_connections) {
+        tracing::warn!("{warning}");
+    }
     tracing::info!(node = me.id, http = %me.http, raft = %me.raft, data = %data.display(), "authd serving");
-    axum::serve(
-        http,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .context("HTTP server")?;
+    crate::http_serve::serve(http, app, spec.http.clone(), shutdown_signal()).await;
 
     tracing::info!("shutting down");
     supervisor.stop(None);

@@ -246,8 +246,9 @@ impl NodeApi {
         self.get("/metrics").await
     }
 
+    /// The operator's view (signed): with the members and their addresses.
     pub async fn cluster_info(&self) -> Result<ClusterInfo> {
-        let resp = self.get("/api/v1/cluster").await?;
+        let resp = self.signed(Method::GET, "/api/v1/cluster", None).await?;
         let v = resp.expect(200)?;
         serde_json::from_value(v).with_context(|| {
             format!(

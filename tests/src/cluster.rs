@@ -361,6 +361,34 @@ impl Cluster {
         Ok(())
     }
 
+    /// SIGTERM node `id` and wait up to `timeout` for it to exit by itself; its exit status.
+    pub async fn terminate(
+        &mut self,
+        id: u64,
+        timeout: Duration,
+    ) -> Result<std::process::ExitStatus> {
+        self.signal(id, libc::SIGTERM)?;
+        let what = format!("node {id} to exit after SIGTERM");
+        let status = wait_until(&what, timeout, || async {
+            let node = self.nodes.get(&id).ok_or_else(|| anyhow!("no node {id}"))?;
+            match lock(&node.child).as_mut().map(Child::try_wait) {
+                Some(Ok(Some(status))) => Ok(status),
+                Some(Err(e)) => Err(Fatal(format!("waiting for node {id}: {e}")).into()),
+                _ => bail!("node {id} still runs"),
+            }
+        })
+        .await?;
+        if let Some(node) = self.nodes.get_mut(&id) {
+            lock(&node.child).take();
+            node.stopped = true;
+            append_marker(
+                &node.log_path,
+                &format!("=== authd-tests: node {id} exited after SIGTERM ({status}) ==="),
+            );
+        }
+        Ok(status)
+    }
+
     /// Kill (if running) and start node `id` again with the same config and data dir.
     pub fn restart(&mut self, id: u64) -> Result<()> {
         if self.is_running(id) {

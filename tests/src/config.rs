@@ -120,6 +120,9 @@ pub struct ClusterConfig {
     /// `[register]` keys (e.g. `max_posts_per_ip`); the binary's defaults when empty.
     #[serde(skip_serializing_if = "toml::Table::is_empty")]
     pub register: toml::Table,
+    /// `[http]` keys (e.g. `header_read_timeout_secs`); the binary's defaults when empty.
+    #[serde(skip_serializing_if = "toml::Table::is_empty")]
+    pub http: toml::Table,
     pub nodes: Vec<NodeConfig>,
     /// `RUST_LOG` for every node of this cluster (not part of the file); overrides
     /// `AUTHD_TEST_RUST_LOG`.
@@ -181,6 +184,7 @@ impl ClusterConfig {
             signing: toml::Table::new(),
             oauth2: toml::Table::new(),
             register: toml::Table::new(),
+            http: toml::Table::new(),
             rust_log: None,
             nodes,
         })

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod authn;
 pub mod backend;
 pub mod cli_auth;
+pub mod cluster;
 pub mod cookies;
 pub mod error;
 #[doc(hidden)]

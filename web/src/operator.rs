@@ -1,6 +1,7 @@
 //! Operator and admin endpoints under `/api/v1/`, authenticated by a cluster-secret signature
 //! (the CLI, tests, benchmarks) or by `Authorization: Bearer <access token>` whose scopes
-//! include `admin:read:*` (reads) or `admin:write:*` (changes).
+//! include `admin:read:*` (reads) or `admin:write:*` (changes); operator-only routes
+//! ([`Operator`]) take the signature alone.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -17,7 +18,7 @@ use serde_json::json;
 
 use crate::audit::Caller;
 use crate::backend::{
-    AuthDecision, Backend, Credential, MemberView, MintTokenRequest, NewClientRequest, NewSession,
+    AuthDecision, Backend, Credential, MintTokenRequest, NewClientRequest, NewSession,
     NewUserRequest,
 };
 use crate::cli_auth;
@@ -76,60 +77,118 @@ async fn admin_bearer<B: Backend>(b: &B, token: String, method: &str) -> Result<
     }
 }
 
+/// Which credentials an endpoint takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Accept {
+    /// The cluster-secret signature or an admin bearer token (the admin API).
+    OperatorOrAdmin,
+    /// The cluster-secret signature only (Raft membership: an operator action).
+    OperatorOnly,
+}
+
+/// Authenticates an operator request as `accept` allows; its body once it checked out.
+async fn authenticate<B: Backend>(
+    req: Request,
+    backend: &B,
+    accept: Accept,
+) -> Result<Bytes, ApiError> {
+    let method = req.method().as_str().to_owned();
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
+    let header = req
+        .headers()
+        .get(cli_auth::HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let bearer = req
+        .headers()
+        .get(AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or_default().to_owned());
+    if header.is_none() && bearer.is_some() && accept == Accept::OperatorOnly {
+        tracing::warn!(%method, %path, "refused a bearer token on an operator-only route");
+        return Err(ApiError {
+            status: StatusCode::FORBIDDEN,
+            code: "forbidden",
+            reason: "cluster membership changes need the cluster secret (`authd cluster \
+                     add-node` / `remove-node`); no bearer token may make them, whatever its scopes"
+                .into(),
+        });
+    }
+    let body = axum::body::to_bytes(req.into_body(), MAX_BODY)
+        .await
+        .map_err(|_| ApiError::bad_request("request body too large or unreadable"))?;
+    if header.is_none()
+        && let Some(auth) = bearer
+    {
+        let token = auth
+            .strip_prefix("Bearer ")
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && t.len() <= 4096)
+            .ok_or_else(|| ApiError::unauthorized("Authorization must be `Bearer <token>`"))?;
+        admin_bearer(backend, token.to_owned(), &method)
+            .await
+            .inspect_err(|e| {
+                tracing::warn!(%method, %path, reason = %e.reason, "refused admin request");
+            })?;
+        return Ok(body);
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    cli_auth::verify(
+        backend.cluster_secret(),
+        header.as_deref(),
+        &method,
+        &path,
+        &body,
+        now,
+    )
+    .map_err(|e| {
+        tracing::warn!(%method, %path, reason = %e, "refused operator request");
+        ApiError::unauthorized(e.to_string())
+    })?;
+    Ok(body)
+}
+
 impl<B: Backend, T: DeserializeOwned + Send> FromRequest<B> for Signed<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, backend: &B) -> Result<Self, Self::Rejection> {
-        let method = req.method().as_str().to_owned();
-        let path = req
-            .uri()
-            .path_and_query()
-            .map(|p| p.as_str().to_owned())
-            .unwrap_or_default();
-        let header = req
-            .headers()
-            .get(cli_auth::HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let bearer = req
-            .headers()
-            .get(AUTHORIZATION)
-            .map(|v| v.to_str().unwrap_or_default().to_owned());
-        let body = axum::body::to_bytes(req.into_body(), MAX_BODY)
-            .await
-            .map_err(|_| ApiError::bad_request("request body too large or unreadable"))?;
-        if header.is_none()
-            && let Some(auth) = bearer
-        {
-            let token = auth
-                .strip_prefix("Bearer ")
-                .map(str::trim)
-                .filter(|t| !t.is_empty() && t.len() <= 4096)
-                .ok_or_else(|| ApiError::unauthorized("Authorization must be `Bearer <token>`"))?;
-            admin_bearer(backend, token.to_owned(), &method)
-                .await
-                .inspect_err(|e| {
-                    tracing::warn!(%method, %path, reason = %e.reason, "refused admin request");
-                })?;
-            return parse_json(&body).map(Signed);
-        }
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or_default();
-        cli_auth::verify(
-            backend.cluster_secret(),
-            header.as_deref(),
-            &method,
-            &path,
-            &body,
-            now,
-        )
-        .map_err(|e| {
-            tracing::warn!(%method, %path, reason = %e, "refused operator request");
-            ApiError::unauthorized(e.to_string())
-        })?;
+        let body = authenticate(req, backend, Accept::OperatorOrAdmin).await?;
         parse_json(&body).map(Signed)
+    }
+}
+
+/// A request signed with the cluster secret; a bearer token, even an admin's, is refused (403).
+pub struct Operator<T>(pub T);
+
+impl<B: Backend, T: DeserializeOwned + Send> FromRequest<B> for Operator<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, backend: &B) -> Result<Self, Self::Rejection> {
+        let body = authenticate(req, backend, Accept::OperatorOnly).await?;
+        parse_json(&body).map(Operator)
+    }
+}
+
+/// Whether a request that may be anonymous came from an operator or an admin: `false` when it
+/// carries no credential, an error when the one it carries does not check out.
+pub struct MaybeSigned(pub bool);
+
+impl<B: Backend> FromRequest<B> for MaybeSigned {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, backend: &B) -> Result<Self, Self::Rejection> {
+        let h = req.headers();
+        if !h.contains_key(cli_auth::HEADER) && !h.contains_key(AUTHORIZATION) {
+            return Ok(MaybeSigned(false));
+        }
+        authenticate(req, backend, Accept::OperatorOrAdmin).await?;
+        Ok(MaybeSigned(true))
     }
 }
 
@@ -194,23 +253,6 @@ pub async fn end_session<B: Backend>(
     caller.audit(&b, "session_revoke", &id, &result);
     let ended = result?;
     Ok(Json(json!({ "ended": ended })))
-}
-
-/// `POST /api/v1/cluster/members`
-pub async fn add_member<B: Backend>(
-    State(b): State<B>,
-    Signed(m): Signed<MemberView>,
-) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(b.add_member(m).await?))
-}
-
-/// `DELETE /api/v1/cluster/members/{id}`
-pub async fn remove_member<B: Backend>(
-    State(b): State<B>,
-    Path(id): Path<u64>,
-    Signed(()): Signed<()>,
-) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(b.remove_member(id).await?))
 }
 
 /// `DELETE /api/v1/users/{key}/sessions`: "log out everywhere".

@@ -9,7 +9,7 @@ use axum::routing::{delete, get, post, put};
 use serde_json::json;
 
 use crate::backend::Backend;
-use crate::{authn, headers, operator, pages};
+use crate::{authn, cluster, headers, operator, pages};
 
 /// Every public route of a node, bound to its backend.
 pub fn router<B: pages::applications::ConnectedApps + crate::oauth2::OAuthBackend>(
@@ -27,11 +27,11 @@ pub fn router<B: pages::applications::ConnectedApps + crate::oauth2::OAuthBacken
         .route("/auth", get(authn::auth::<B>))
         .route("/readyz", get(readyz::<B>))
         .route("/metrics", get(metrics::<B>))
-        .route("/api/v1/cluster", get(cluster::<B>))
-        .route("/api/v1/cluster/members", post(operator::add_member::<B>))
+        .route("/api/v1/cluster", get(cluster::status::<B>))
+        .route("/api/v1/cluster/members", post(cluster::add_member::<B>))
         .route(
             "/api/v1/cluster/members/{id}",
-            delete(operator::remove_member::<B>),
+            delete(cluster::remove_member::<B>),
         )
         .route(
             "/api/v1/users",
@@ -95,10 +95,6 @@ async fn readyz<B: Backend>(State(b): State<B>) -> impl IntoResponse {
             Json(json!({"ready": false, "reason": reason})),
         ),
     }
-}
-
-async fn cluster<B: Backend>(State(b): State<B>) -> impl IntoResponse {
-    Json(b.cluster_status())
 }
 
 async fn metrics<B: Backend>(State(b): State<B>) -> impl IntoResponse {

@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 
 use crate::util::{PASSWORD, create_user, uniq, wait_user_visible};
 
-async fn mint(cluster: &Cluster, body: Value) -> Result<String> {
+/// Mints a token through the signed API; its `access_token`.
+pub(crate) async fn mint(cluster: &Cluster, body: Value) -> Result<String> {
     let r = cluster
         .api(1)
         .signed(Method::POST, "/api/v1/tokens", Some(&body))

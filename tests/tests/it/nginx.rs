@@ -89,6 +89,8 @@ impl Nginx {
         for sub in ["tmp", "logs"] {
             std::fs::create_dir_all(d.join(sub))?;
         }
+        // The shipped config logs under /var/log/nginx/: here, under this prefix.
+        let site = site.replace("/var/log/nginx/", &format!("{}/logs/", d.display()));
         std::fs::write(d.join("authd.conf"), site)?;
         // SAFETY: geteuid has no preconditions.
         let root = unsafe { libc::geteuid() } == 0;
@@ -141,6 +143,16 @@ impl Nginx {
             read("logs/stderr.log"),
             read("logs/error.log")
         )
+    }
+
+    /// Every log file nginx wrote (access logs and the error log), concatenated.
+    pub(crate) fn all_logs(&self) -> String {
+        let Ok(dir) = std::fs::read_dir(self.dir.path().join("logs")) else {
+            return String::new();
+        };
+        dir.filter_map(|e| e.ok())
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .collect()
     }
 
     /// Waits until nginx accepts connections on its port (or fails if it exited).

@@ -71,6 +71,13 @@ pub fn router<B: Accounts>() -> Router<B> {
         .route("/user/sessions/end-all", post(sessions::end_all::<B>))
         .route("/user/sessions/{id}/end", post(sessions::end_one::<B>))
         .route("/static/authd.css", get(stylesheet))
+        .route("/auth_status", get(auth_status))
+}
+
+/// `GET /auth_status`: the original accounts service's health probe (reference §4), kept for
+/// the probes of existing deployments: 200, body `OK`.
+async fn auth_status() -> &'static str {
+    "OK"
 }
 
 async fn stylesheet() -> Response {
