@@ -25,6 +25,7 @@ mod secrets;
 mod server;
 mod signing;
 mod telemetry;
+mod token_view;
 mod views;
 
 use std::path::Path;
