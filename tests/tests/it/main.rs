@@ -39,6 +39,7 @@ mod oauth2_bounds;
 mod oauth2_code;
 mod oauth2_interop;
 mod oauth2_introspection;
+mod oauth2_issuer;
 mod oauth2_redirect_uris;
 mod oauth2_user_revocation;
 mod oauth2_util;
