@@ -55,11 +55,6 @@ fn unauthorized(reason: &str, clear_cookie: bool) -> AuthDecision {
     }
 }
 
-/// Whether a global or broader scope in `held` covers `scope` (e.g. `a:b:*` covers `a:b`).
-fn covered(held: &std::collections::BTreeSet<String>, scope: &str) -> bool {
-    missing_scopes(held.iter().map(String::as_str), [scope]).is_empty()
-}
-
 fn same_user(a: Option<&Arc<User>>, b: Option<&Arc<User>>) -> bool {
     match (a, b) {
         (Some(a), Some(b)) => Arc::ptr_eq(a, b),
@@ -262,38 +257,17 @@ impl Authorizer {
     ) -> AuthDecision {
         let (secret, idx) = authd_auth::split_bearer(token);
         let digest = token_digest(secret);
-        let Some(t) = st.live_token(&digest, now) else {
+        // The one view of a token that introspection gives too (`token_view`).
+        let Some(live) = crate::token_view::live(st, &digest, now) else {
             return match idx {
                 Some(i) if i > applied && self.may_wait_for(i) => AuthDecision::Behind(i),
                 _ => unauthorized("Not a valid auth token", false),
             };
         };
-        if t.kind != authd_auth::TokenKind::Access {
+        if live.token.kind != authd_auth::TokenKind::Access {
             return unauthorized("Not a valid auth token", false);
         }
-        let user = match t.user_id {
-            Some(uid) => match st.user(uid) {
-                Some(u) if !u.suspended => Some(u),
-                _ => return unauthorized("Not a valid auth token", false),
-            },
-            None => None,
-        };
-        let client = match &t.client_id {
-            Some(cid) => match st.client(cid) {
-                Some(c) => Some(c),
-                None => return unauthorized("Not a valid auth token", false),
-            },
-            None => None,
-        };
-        // A token never carries more than its user (or client) may have right now.
-        let mut scopes: Vec<String> = t.scopes.iter().cloned().collect();
-        if let Some(u) = user {
-            let allowed = st.effective_scopes(u);
-            scopes.retain(|s| allowed.contains(s) || covered(&allowed, s));
-        }
-        if let Some(c) = client {
-            scopes.retain(|s| c.scopes.contains(s) || covered(&c.scopes, s));
-        }
+        let (t, user, client, scopes) = (live.token, live.user, live.client, live.scopes);
         let upstream_client = client.map(|c| UpstreamClient {
             owner_id: c.owner_id.to_string(),
             client_id: c.id.clone(),

@@ -120,7 +120,8 @@ pub struct WebConfig {
     pub default_next_page: String,
     /// `next_page` may point at these hosts and their subdomains (plus any same-site path).
     pub redirect_hosts: Vec<String>,
-    /// OAuth2 issuer (RFC 8414), e.g. `https://auth.arxiv.org`; default: the request's origin.
+    /// OAuth2 issuer (RFC 8414), e.g. `https://auth.arxiv.org`; required outside dev mode
+    /// (`issuer::resolve`), in dev mode the node's own HTTP address by default.
     pub issuer: Option<String>,
 }
 

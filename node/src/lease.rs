@@ -91,6 +91,28 @@ impl Lease {
             .is_ok()
     }
 
+    /// Resolve once this node holds a grant whose request was sent after this call: the index
+    /// that grant requires (0 on the leader: a leader that confirmed itself after the call
+    /// holds every entry committed before it), or `None` when none came within one lease
+    /// length (this node cannot reach a leader). Costs no message of its own: it waits for the
+    /// keeper's next renewal (every quarter lease). So an index beyond both this and the node's
+    /// own log named no committed entry when the call was made.
+    pub async fn confirmed_since_now(&self) -> Option<u64> {
+        let from = nanos(self.epoch.elapsed()).saturating_add(nanos(self.len));
+        let deadline = tokio::time::Instant::now() + self.len;
+        loop {
+            let renewed = self.renewed.notified();
+            tokio::pin!(renewed);
+            renewed.as_mut().enable();
+            // `until` is the grant's send time plus the lease length; `extend` stores the
+            // grant's `required` before it.
+            if self.until.load(Ordering::Acquire) >= from {
+                return Some(self.required.load(Ordering::Acquire));
+            }
+            tokio::time::timeout_at(deadline, renewed).await.ok()?;
+        }
+    }
+
     /// Hot path: may this node answer a credentialed request from its local state?
     pub fn is_current(&self, applied: Option<u64>) -> bool {
         let Some(applied) = applied else {

@@ -15,6 +15,7 @@ mod config_signing;
 mod cookie_rule;
 mod data_dir;
 mod http_serve;
+mod issuer;
 mod lease;
 mod legacy;
 mod login_guard;
@@ -27,6 +28,7 @@ mod secrets;
 mod server;
 mod signing;
 mod telemetry;
+mod token_view;
 mod views;
 
 use std::path::Path;
@@ -210,6 +212,7 @@ fn serve_spec(t: &Target, join: bool) -> Result<ServeSpec, ConfigError> {
                     ..CookiesConfig::default()
                 },
                 web: WebConfig::default(),
+                issuer: format!("http://{QUICKSTART_HTTP}"),
                 secrets,
                 login: Default::default(),
                 audit: Default::default(),
@@ -238,6 +241,14 @@ fn serve_spec(t: &Target, join: bool) -> Result<ServeSpec, ConfigError> {
             }
             let secrets = secrets::load(&cfg)?;
             let legacy = legacy::config::load(&cfg)?;
+            let http = cfg.node(id).map(|n| n.http);
+            let issuer = http
+                .ok_or_else(|| format!("node {id} is not in the configuration"))
+                .and_then(|h| issuer::resolve(cfg.file.web.issuer.as_deref(), cfg.file.dev, h))
+                .map_err(|message| ConfigError::Invalid {
+                    path: path.clone(),
+                    message,
+                })?;
             Ok(ServeSpec {
                 node_id: id,
                 join,
@@ -246,6 +257,7 @@ fn serve_spec(t: &Target, join: bool) -> Result<ServeSpec, ConfigError> {
                 sessions: cfg.file.sessions.clone(),
                 cookies: cfg.file.cookies.clone(),
                 web: cfg.file.web.clone(),
+                issuer,
                 secrets,
                 login: cfg.file.login.clone(),
                 audit: cfg.file.audit.clone(),

@@ -45,6 +45,8 @@ pub struct ServeSpec {
     pub cookies: CookiesConfig,
     /// `/auth` and redirect policy.
     pub web: WebConfig,
+    /// The OAuth2 issuer, resolved from the configuration (`issuer::resolve`).
+    pub issuer: String,
     /// Keys.
     pub secrets: Secrets,
     /// Brute-force limits.
@@ -341,11 +343,7 @@ pub async fn serve(spec: ServeSpec) -> anyhow::Result<()> {
         page_key: page_key(&spec.secrets.jwt)?,
         public_url,
         oauth: authd_web::oauth2::OAuthSettings {
-            issuer: spec
-                .web
-                .issuer
-                .clone()
-                .or_else(|| spec.mail.public_url.clone()),
+            issuer: spec.issuer.clone(),
             // Derived from the JWT secret, so every node checks the consent forms of every other.
             csrf_key: authd_auth::token_digest(&format!(
                 "authd-oauth2-csrf-v1:{}",

@@ -29,17 +29,6 @@ pub struct ClientsActor;
 
 const GRANTS: [&str; 3] = ["authorization_code", "client_credentials", "refresh_token"];
 
-fn redirect_ok(uri: &str) -> bool {
-    // Exact-match URIs: https anywhere, http only for loopback (native apps, RFC 8252).
-    let lower = uri.to_ascii_lowercase();
-    !uri.contains('#')
-        && !uri.chars().any(char::is_whitespace)
-        && (lower.starts_with("https://")
-            || lower.starts_with("http://127.0.0.1")
-            || lower.starts_with("http://localhost")
-            || lower.starts_with("http://[::1]"))
-}
-
 fn validate(req: &NewClientRequest) -> Result<(), BackendError> {
     let bad = |m: &str| Err(BackendError::Invalid(m.to_owned()));
     if req.name.trim().is_empty() || req.name.len() > 200 {
@@ -58,10 +47,9 @@ fn validate(req: &NewClientRequest) -> Result<(), BackendError> {
     if req.grant_types.iter().any(|g| g == "authorization_code") && req.redirect_uris.is_empty() {
         return bad("authorization_code needs at least one redirect URI");
     }
-    if let Some(u) = req.redirect_uris.iter().find(|u| !redirect_ok(u)) {
-        return Err(BackendError::Invalid(format!(
-            "redirect URI {u:?} must be https (or http on loopback), without fragment"
-        )));
+    for u in &req.redirect_uris {
+        authd_web::oauth2::redirect_uri::validate(u)
+            .map_err(|e| BackendError::Invalid(e.to_string()))?;
     }
     let url = req.url.to_ascii_lowercase();
     if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://"))

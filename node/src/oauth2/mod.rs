@@ -5,13 +5,14 @@
 mod apps;
 mod grants;
 mod limits;
+mod management;
 
 pub use limits::GrantLimits;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use authd_auth::{AuthCode, Client, Token, TokenKind, split_bearer, token_digest};
+use authd_auth::{AuthCode, Client, Token, TokenKind, token_digest};
 use authd_raft::{Command, Reply};
 use authd_web::oauth2::{
     ClientAuth, ClientInfo, CodeRequest, GrantRequest, Introspection, OAuthBackend, OAuthError,
@@ -126,25 +127,6 @@ impl NodeBackend {
             _ => false,
         }
     }
-
-    /// A live token by its bearer value, waiting for it if it was minted at a later index.
-    async fn find_token(&self, value: &str) -> (String, Option<Arc<Token>>) {
-        let (secret, idx) = split_bearer(value);
-        let digest = token_digest(secret);
-        let look = || {
-            self.inner()
-                .reader
-                .load()
-                .state
-                .live_token(&digest, now_ms())
-                .cloned()
-        };
-        let mut t = look();
-        if t.is_none() && self.catch_up(idx).await {
-            t = look();
-        }
-        (digest, t)
-    }
 }
 
 impl OAuthBackend for NodeBackend {
@@ -246,71 +228,10 @@ impl OAuthBackend for NodeBackend {
         auth: ClientAuth,
         token: String,
     ) -> Result<Introspection, OAuthError> {
-        let client = self.authenticate(&auth)?;
-        if client.secret_digest.is_none() {
-            return Err(OAuthError::client(auth.via_basic));
-        }
-        let (_, t) = self.find_token(&token).await;
-        let view = self.inner().reader.load();
-        if !self.inner().authorizer.is_current(view.last_applied) {
-            return Err(OAuthError::new(
-                OAuthErrorCode::TemporarilyUnavailable,
-                "node is not current; retry",
-            ));
-        }
-        let Some(t) = t else {
-            return Ok(Introspection::default());
-        };
-        let st = &view.state;
-        let user = match t.user_id {
-            Some(uid) => match st.user(uid) {
-                Some(u) if !u.suspended => Some(u),
-                _ => return Ok(Introspection::default()),
-            },
-            None => None,
-        };
-        if t.client_id
-            .as_deref()
-            .is_some_and(|c| st.client(c).is_none())
-        {
-            return Ok(Introspection::default());
-        }
-        Ok(Introspection {
-            active: true,
-            scope: Some(t.scopes.iter().cloned().collect::<Vec<_>>().join(" ")),
-            client_id: t.client_id.clone(),
-            username: user.map(|u| u.username.clone()),
-            sub: user.map(|u| u.id.to_string()),
-            token_type: Some(match t.kind {
-                TokenKind::Access => "access_token",
-                TokenKind::Refresh => "refresh_token",
-            }),
-            exp: Some(t.expires_ms / 1000),
-            iat: Some(t.created_ms / 1000),
-        })
+        self.introspect_token(auth, token).await
     }
 
     async fn revoke(&self, auth: ClientAuth, token: String) -> Result<(), OAuthError> {
-        let client = self.authenticate(&auth)?;
-        let (digest, t) = self.find_token(&token).await;
-        let Some(t) = t else {
-            // Unknown here. A token minted at an index this node has not applied yet may well
-            // exist: a 200 would acknowledge a revocation that never happened.
-            let applied = self.inner().reader.applied_index().unwrap_or(0);
-            if split_bearer(&token).1.is_some_and(|i| i > applied) {
-                return Err(OAuthError::new(
-                    OAuthErrorCode::TemporarilyUnavailable,
-                    "this node has not caught up with the token yet; try again",
-                ));
-            }
-            return Ok(());
-        };
-        if t.client_id.as_deref() != Some(client.id.as_str()) {
-            return Err(OAuthError::request(
-                "this token was not issued to this client",
-            ));
-        }
-        let (_ended, _index) = self.propose_oauth(Command::RevokeToken { digest }).await?;
-        Ok(())
+        self.revoke_token(auth, token).await
     }
 }

@@ -1,8 +1,9 @@
 //! Outside dev mode authd refuses to start on secrets that are public, weak or missing: the
 //! shipped `cluster.toml` as it is but with `dev = false`, its secrets moved to files or to the
 //! environment, inline secrets, too-short ones, none at all, and an inline legacy cookie
-//! secret. Each refusal is exit code 2 with one stderr line naming the secret (never its
-//! value), before any data directory exists; a control with good secret files starts.
+//! secret; also without the OAuth2 issuer. Each refusal is exit code 2 with one stderr line
+//! naming the secret or key (never a secret's value), before any data directory exists; a
+//! control with good secret files starts.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -27,12 +28,17 @@ fn shipped(key: &str) -> Result<String> {
         .with_context(|| format!("no inline {key} in the shipped cluster.toml"))
 }
 
-/// A production config (`dev = false`) on free ports with `secrets` as its `[secrets]` body
-/// and `extra` appended.
+/// A production config (`dev = false`) on free ports with `secrets` as its `[secrets]` body,
+/// the required `[web] issuer`, and `extra` appended.
 fn prod(secrets: &str, extra: &str) -> Result<String> {
+    prod_with_web(secrets, "issuer = \"https://auth.example.org\"", extra)
+}
+
+/// As [`prod`], with `web` as the `[web]` body.
+fn prod_with_web(secrets: &str, web: &str, extra: &str) -> Result<String> {
     let p = free_ports(2)?;
     Ok(format!(
-        "dev = false\n[secrets]\n{secrets}\n{extra}\n[[nodes]]\nid = 1\nhttp = \"127.0.0.1:{}\"\nraft = \"127.0.0.1:{}\"\ndata_dir = \"authd-data/node1\"\n",
+        "dev = false\n[secrets]\n{secrets}\n[web]\n{web}\n{extra}\n[[nodes]]\nid = 1\nhttp = \"127.0.0.1:{}\"\nraft = \"127.0.0.1:{}\"\ndata_dir = \"authd-data/node1\"\n",
         p[0], p[1]
     ))
 }
@@ -116,6 +122,17 @@ async fn production_starts_with_good_secret_files() -> Result<()> {
         "a good production config exited {code:?}: {stderr}"
     );
     Ok(())
+}
+
+/// The OAuth2 metadata is built from the issuer only (never from `Host`), so production must
+/// name it: without `[web] issuer`, or with one that is no URL, authd refuses to start.
+#[tokio::test]
+async fn production_refuses_to_start_without_an_oauth2_issuer() -> Result<()> {
+    let files = [("jwt.secret", GOOD_JWT), ("cluster.secret", GOOD_CLUSTER)];
+    let none = prod_with_web(FILES, "", "")?;
+    refused(&none, &files, &[], &["[web] issuer", "dev = false"], &[]).await?;
+    let bad = prod_with_web(FILES, "issuer = \"auth.example.org\"", "")?;
+    refused(&bad, &files, &[], &["[web] issuer", "absolute url"], &[]).await
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ use axum::response::Response;
 use super::backend::{ClientInfo, CodeRequest, OAuthBackend, SessionUser};
 use super::error::{OAuthError, OAuthErrorCode};
 use super::form::Params;
-use super::{csrf, labels, pages};
+use super::{csrf, labels, pages, redirect_uri};
 
 /// Parameters posted back by the consent form, in a fixed order (the CSRF binding).
 const FIELDS: [&str; 7] = [
@@ -54,7 +54,14 @@ fn target<B: OAuthBackend>(b: &B, p: &Params) -> Result<Target, &'static str> {
         return bad("The application is not registered (unknown or missing client_id).");
     };
     let redirect_uri = match p.get("redirect_uri") {
-        Some(u) if client.redirect_uris.iter().any(|r| r == u) => u.to_owned(),
+        Some(u)
+            if client
+                .redirect_uris
+                .iter()
+                .any(|r| redirect_uri::matches(r, u)) =>
+        {
+            u.to_owned()
+        }
         Some(_) => return bad("The redirect URI is not registered for this application."),
         None => match client.redirect_uris.as_slice() {
             [only] => only.clone(),

@@ -144,8 +144,9 @@ pub struct Introspection {
 /// OAuth2 settings the node owns.
 #[derive(Debug, Clone)]
 pub struct OAuthSettings {
-    /// RFC 8414 issuer; `None`: derived from the request's Host.
-    pub issuer: Option<String>,
+    /// RFC 8414 issuer, from the configuration only (never from a request's headers), without
+    /// a trailing `/`.
+    pub issuer: String,
     /// Cluster-wide key for consent CSRF tokens (a page may be shown by one node and posted
     /// to another).
     pub csrf_key: Vec<u8>,

@@ -2,43 +2,16 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::http::header::HOST;
 use axum::response::IntoResponse;
 use serde_json::json;
 
 use super::backend::OAuthBackend;
 use super::labels::KNOWN_SCOPES;
 
-/// The issuer: configured, or this request's origin (scheme from the cookie policy).
-fn issuer<B: OAuthBackend>(b: &B, headers: &HeaderMap) -> String {
-    if let Some(i) = &b.oauth_settings().issuer {
-        return i.trim_end_matches('/').to_owned();
-    }
-    let host = headers
-        .get(HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.bytes().all(|c| {
-                    c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b':' | b'[' | b']')
-                })
-        })
-        .unwrap_or("localhost");
-    let scheme = if b.settings().cookie.secure {
-        "https"
-    } else {
-        "http"
-    };
-    format!("{scheme}://{host}")
-}
-
-/// The handler.
-pub async fn metadata<B: OAuthBackend>(
-    State(b): State<B>,
-    headers: HeaderMap,
-) -> impl IntoResponse {
-    let iss = issuer(&b, &headers);
+/// The handler: every URL is built from the configured issuer, never from request headers
+/// (a `Host` of the client's choosing would make the metadata point anywhere).
+pub async fn metadata<B: OAuthBackend>(State(b): State<B>) -> impl IntoResponse {
+    let iss = b.oauth_settings().issuer.trim_end_matches('/');
     Json(json!({
         "issuer": iss,
         "authorization_endpoint": format!("{iss}/oauth2/authorize"),

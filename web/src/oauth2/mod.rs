@@ -11,6 +11,7 @@ pub mod labels;
 mod management;
 mod metadata;
 mod pages;
+pub mod redirect_uri;
 mod token;
 
 use axum::Router;
